@@ -1,0 +1,33 @@
+# orderquake: the two commands that matter are 'make demo' and 'make test'.
+VENV := .venv/bin
+PYTEST := $(VENV)/pytest
+
+.PHONY: setup test test-fast lint demo bench matrix soak clean
+
+setup:
+	@bash scripts/setup.sh
+
+lint: setup
+	$(VENV)/ruff check harness mock_provider order_service tests bench
+	$(VENV)/mypy
+
+# Fast unit tests first (no server), then the integration tests on the real stage.
+test: lint
+	$(PYTEST) -q -m "not integration and not slow"
+	$(PYTEST) -q -m "integration and not slow"
+
+test-fast: setup
+	$(PYTEST) -q -m "not integration and not slow"
+
+# The main job: the default scenario against the reference service on the local stage.
+demo: setup
+	$(VENV)/orderquake run scenarios/smoke.yaml
+
+bench: setup
+	$(VENV)/python -m bench
+
+matrix: setup
+	$(VENV)/orderquake matrix --seeds 3
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

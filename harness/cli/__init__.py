@@ -1,0 +1,1 @@
+"""The ``orderquake`` command line: one module per group of commands, each thin."""

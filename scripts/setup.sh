@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything orderquake needs on this machine:
+#   .venv with the project and its dev tools, PostgreSQL server binaries, toxiproxy-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TOOLS="${ORDERQUAKE_TOOLS:-$ROOT/.tools}"
+TOXIPROXY_VERSION=v2.12.0
+PYTHON="${PYTHON:-python3}"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 2; }
+
+# --- Python ---------------------------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "python3 not found: install Python 3.11 or newer"
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.orderquake-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing the project and its dev tools into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  touch "$stamp"
+fi
+
+# --- PostgreSQL server binaries -------------------------------------------------------------
+find_pg() {
+  if command -v pg_ctl >/dev/null && command -v initdb >/dev/null && command -v postgres >/dev/null; then
+    return 0
+  fi
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+}
+if ! find_pg; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    say "installing PostgreSQL server binaries (Debian package 'postgresql')"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  else
+    die "PostgreSQL server binaries (pg_ctl, initdb, postgres) not found and no apt-get here: install PostgreSQL 13 or newer and put its bin folder on PATH"
+  fi
+fi
+find_pg || die "PostgreSQL was installed but pg_ctl is still not found: put its bin folder on PATH"
+
+# --- Toxiproxy ------------------------------------------------------------------------------
+if [ -n "${TOXIPROXY_SERVER:-}" ]; then
+  [ -x "$TOXIPROXY_SERVER" ] || die "TOXIPROXY_SERVER=$TOXIPROXY_SERVER is not an executable file"
+elif command -v toxiproxy-server >/dev/null; then
+  :
+elif [ -x "$TOOLS/bin/toxiproxy-server" ]; then
+  :
+else
+  command -v go >/dev/null || die "toxiproxy-server not found and no Go toolchain: install Go 1.22+ (then run 'make setup' again) or set TOXIPROXY_SERVER to a Toxiproxy $TOXIPROXY_VERSION server binary"
+  say "building toxiproxy-server $TOXIPROXY_VERSION with go install"
+  mkdir -p "$TOOLS/bin"
+  GOBIN="$TOOLS/bin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv "$TOOLS/bin/server" "$TOOLS/bin/toxiproxy-server"
+fi
+say "ready"
