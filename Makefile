@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	$(VENV)/ruff check harness mock_provider order_service tests bench
+	$(VENV)/ruff check .
 	$(VENV)/mypy
 
 # Fast unit tests first (no server), then the integration tests on the real stage.

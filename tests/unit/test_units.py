@@ -30,7 +30,7 @@ def test_parse_milliseconds_bare_number_is_ms() -> None:
 
 def test_parse_fraction_bounds() -> None:
     assert parse_fraction("0.25") == 0.25
-    with pytest.raises(UsageError, match="toxicity=1.5"):
+    with pytest.raises(UsageError, match=r"toxicity=1\.5"):
         parse_fraction(1.5, name="toxicity")
 
 
