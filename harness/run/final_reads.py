@@ -1,0 +1,117 @@
+"""The final reads: the SUT's state by its target's SQL and the provider's ledger, saved to the run.
+
+Both are read directly, never through a Toxiproxy link, and saved under ``state/`` so that the
+checker can be run again from the artifacts alone. ``state/complete.json`` is written last: a
+run directory without it (an interrupted run, an unreachable database) gets the verdict
+``unknown``, never ``pass``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import psycopg
+from psycopg.rows import dict_row
+
+from harness._exceptions import InfrastructureError, UsageError
+from harness.run.rundir import RunDir
+
+_LEDGERS = {"orders": "provider_orders.ndjson", "payouts": "provider_payouts.ndjson",
+            "callbacks": "provider_callbacks.ndjson"}
+_READ_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class StateQueries(Protocol):
+    """The ``state`` section of a target file (DESIGN.md section 4)."""
+
+    orders_sql: str
+    payouts_sql: str
+    status_map: Mapping[str, str]
+
+
+def _mapped(row: dict[str, Any], status_map: Mapping[str, str]) -> dict[str, Any]:
+    status = row.get("status")
+    if status is not None:
+        row["status"] = status_map.get(str(status), str(status))
+    return row
+
+
+def _query(database_url: str, sql: str, what: str) -> list[dict[str, Any]]:
+    try:
+        with psycopg.connect(database_url, connect_timeout=5, row_factory=dict_row) as conn:
+            return [dict(row) for row in conn.execute(sql.encode())]
+    except psycopg.errors.SyntaxError as exc:
+        raise UsageError(f"the target's {what} is not valid SQL ({exc.diag.message_primary}): "
+                         "fix the 'state' section of the target file") from exc
+    except psycopg.Error as exc:
+        raise InfrastructureError(f"could not read the SUT's {what.split('_')[0]} from its database: "
+                                  f"{str(exc).strip()}") from exc
+
+
+def read_sut_state(database_url: str, queries: StateQueries, run_dir: RunDir) -> dict[str, int]:
+    """Run the target's SQL, map statuses to contract names, save ``state/sut_*.jsonl``."""
+    counts = {}
+    for kind, sql in (("orders", queries.orders_sql), ("payouts", queries.payouts_sql)):
+        rows = [_mapped(row, queries.status_map) for row in _query(database_url, sql, f"{kind}_sql")]
+        with (run_dir.state / f"sut_{kind}.jsonl").open("w") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, default=str) + "\n")
+        counts[kind] = len(rows)
+    return counts
+
+
+def pending_names(status_map: Mapping[str, str]) -> list[str]:
+    """The SUT's own status names that mean ``pending`` in the contract."""
+    names = {own for own, contract in status_map.items() if contract == "pending"}
+    if "pending" not in status_map:
+        names.add("pending")
+    return sorted(names)
+
+
+def count_pending(database_url: str, queries: StateQueries) -> int:
+    """How many orders and payouts the SUT still holds in a non-terminal state."""
+    names = pending_names(queries.status_map)
+    total = 0
+    for kind, sql in (("orders", queries.orders_sql), ("payouts", queries.payouts_sql)):
+        wrapped = f"SELECT count(*) AS n FROM ({sql}) AS q WHERE q.status::text = ANY(%s)"
+        try:
+            with psycopg.connect(database_url, connect_timeout=3) as conn:
+                row = conn.execute(wrapped.encode(), (names,)).fetchone()
+        except psycopg.Error as exc:
+            message = f"could not count the SUT's pending {kind}: {str(exc).strip()}"
+            raise InfrastructureError(message) from exc
+        total += int(row[0]) if row else 0
+    return total
+
+
+def _stream_lines(client: httpx.Client, url: str) -> Iterator[bytes]:
+    with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise InfrastructureError(f"the provider's ledger {url} answered {response.status_code}; "
+                                      "expected 200 with NDJSON")
+        yield from response.iter_bytes()
+
+
+def read_provider_ledger(provider_url: str, run_dir: RunDir) -> dict[str, int]:
+    """Save every provider record and callback attempt, duplicates included; return line counts."""
+    counts = {}
+    try:
+        with httpx.Client(base_url=provider_url, timeout=_READ_TIMEOUT) as client:
+            for name, filename in _LEDGERS.items():
+                path: Path = run_dir.state / filename
+                with path.open("wb") as handle:
+                    for chunk in _stream_lines(client, f"/_ledger/{name}"):
+                        handle.write(chunk)
+                counts[name] = sum(1 for line in path.read_bytes().splitlines() if line.strip())
+    except httpx.HTTPError as exc:
+        raise InfrastructureError(f"could not read the provider's ledger at {provider_url}: {exc}") from exc
+    return counts
+
+
+def mark_complete(run_dir: RunDir, counts: dict[str, Any]) -> None:
+    """Record that every final read finished; the checker trusts the state only with this file."""
+    run_dir.write_json(run_dir.state / "complete.json", counts)

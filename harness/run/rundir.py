@@ -1,0 +1,100 @@
+"""The run directory of DESIGN.md section 8: one folder per run, every artifact at a known path."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness._paths import PROJECT_ROOT
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of one run's artifacts; creating the object creates nothing on disk."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, scenario_name: str, *, out: Path | None = None, now: datetime | None = None) -> RunDir:
+        """Make ``<out or runs>/<UTC time>-<scenario>/`` and its sub-folders.
+
+        >>> RunDir.create("smoke").path.name  # doctest: +SKIP
+        '20261123T061500Z-smoke'
+        """
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+        base = out if out is not None else PROJECT_ROOT / "runs"
+        path = base / f"{stamp}-{_UNSAFE.sub('-', scenario_name)}"
+        run_dir = cls(path)
+        for folder in (run_dir.history, run_dir.state, run_dir.logs, run_dir.locust):
+            folder.mkdir(parents=True, exist_ok=True)
+        return run_dir
+
+    @property
+    def history(self) -> Path:
+        return self.path / "history"
+
+    @property
+    def state(self) -> Path:
+        return self.path / "state"
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def locust(self) -> Path:
+        return self.path / "locust"
+
+    @property
+    def stage(self) -> Path:
+        """Where the stage keeps its databases and sockets for this run."""
+        return self.path / "stage"
+
+    @property
+    def scenario(self) -> Path:
+        return self.path / "scenario.yaml"
+
+    @property
+    def target(self) -> Path:
+        return self.path / "target.yaml"
+
+    @property
+    def faults(self) -> Path:
+        return self.path / "faults.jsonl"
+
+    @property
+    def consistency(self) -> Path:
+        return self.path / "consistency.jsonl"
+
+    @property
+    def verdict(self) -> Path:
+        return self.path / "verdict.json"
+
+    @property
+    def run_info(self) -> Path:
+        """What the orchestrator knows that no other artifact holds: variant, seed, times, metrics."""
+        return self.path / "run.json"
+
+    @property
+    def junit(self) -> Path:
+        return self.path / "junit.xml"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
+    def write_json(self, path: Path, payload: Any) -> None:
+        """Write ``payload`` atomically: a reader never sees half a file."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(path)
+
+    def append_jsonl(self, path: Path, record: dict[str, Any]) -> None:
+        with path.open("a") as handle:
+            handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
