@@ -1,0 +1,36 @@
+"""What a run is asked for and what it gives back: the runner's input and output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.run.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``orderquake run`` was asked for; ``None`` means "as the scenario says"."""
+
+    scenario: Path
+    target: Path | None = None
+    variant: str | None = None
+    seed: int | None = None
+    duration: float | None = None
+    users: int | None = None
+    workers: int = 0
+    out: Path | None = None
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The run directory and the verdict written into it."""
+
+    run_dir: RunDir
+    verdict: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.verdict["exit_code"])
