@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class RunDir:
         for folder in (run_dir.history, run_dir.state, run_dir.logs, run_dir.locust):
             folder.mkdir(parents=True, exist_ok=True)
         return run_dir
+
+    @property
+    def run_id(self) -> str:
+        """A short id unique to this run: the prefix of every order and payout id the clients choose."""
+        return "r" + hashlib.blake2s(self.path.name.encode(), digest_size=4).hexdigest()
 
     @property
     def history(self) -> Path:
