@@ -1,0 +1,28 @@
+"""``orderquake report RUN_DIR``: rebuild ``junit.xml`` and ``report.html`` from a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from harness._exceptions import UsageError
+from harness.report import write_html, write_junit
+
+
+def _report(args: argparse.Namespace) -> int:
+    verdict_path: Path = args.run_dir / "verdict.json"
+    if not verdict_path.exists():
+        raise UsageError(f"{args.run_dir} has no verdict.json: expected a run directory; "
+                         f"run 'orderquake check {args.run_dir}' first if the run was cut short")
+    verdict = json.loads(verdict_path.read_text())
+    write_junit(verdict, args.run_dir / "junit.xml")
+    print(write_html(args.run_dir))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("report", help="rebuild junit.xml and report.html of a run directory")
+    parser.add_argument("run_dir", type=Path, help="a run directory (runs/<time>-<scenario>)")
+    parser.set_defaults(handler=_report)
