@@ -1,0 +1,275 @@
+"""The local stage: PostgreSQL, Toxiproxy, the mock provider and the SUT as processes on loopback.
+
+    Locust ──[client]──> SUT ──[provider]──> mock provider
+                          │ <──[callbacks]───────┘
+                          └──[db]──> PostgreSQL
+
+Every arrow is a Toxiproxy proxy on a free port; the harness's own reads use the direct URLs.
+``LocalStage.start`` returns once every component is healthy; ``stop`` leaves nothing behind,
+and a stage whose orderquake was killed is cleaned by the next one (see ``state``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import ipaddress
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
+from harness.stage.ports import free_port
+from harness.stage.postgres import PostgresServer
+from harness.stage.process import SupervisedProcess, http_probe
+from harness.stage.state import StageState, clean_orphans, new_state
+from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
+from harness.target import Target, load_target
+
+LINKS = ("client", "provider", "callbacks", "db")
+SUT_DATABASE = "sut"
+
+
+def check_loopback(address: str, *, allow_remote: bool, what: str) -> None:
+    """Refuse an upstream outside 127.0.0.0/8 and ::1 unless ``allow_remote``."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost" or allow_remote:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(f"{what} {address} is not a loopback address: orderquake sends load and faults only to "
+                         "127.0.0.0/8 or ::1 unless --allow-remote is given")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """What to bring up. ``components`` names the app processes to start besides PostgreSQL and Toxiproxy."""
+
+    root: Path
+    target: Target | None = None
+    variant: str | None = None
+    seed: int = 1
+    log_dir: Path | None = None
+    allow_remote: bool = False
+    components: tuple[str, ...] = ("provider", "sut")
+    name: str | None = None  # a named stage (``orderquake up``) outlives its command
+    sut_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    listen: str
+    upstream: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen}"
+
+
+def _secret(seed: int, purpose: str) -> str:
+    return hashlib.sha256(f"orderquake:{seed}:{purpose}".encode()).hexdigest()[:32]
+
+
+def available_components() -> tuple[str, ...]:
+    """The app components whose code is installed (the stage degrades to PostgreSQL + Toxiproxy)."""
+    found = []
+    if importlib.util.find_spec("mock_provider") is not None:
+        found.append("provider")
+    if importlib.util.find_spec("order_service") is not None:
+        found.append("sut")
+    return tuple(found)
+
+
+@dataclass
+class LocalStage:
+    config: StageConfig
+    target: Target
+    state: StageState
+    postgres: PostgresServer
+    toxiproxy_process: SupervisedProcess
+    toxiproxy: ToxiproxyClient
+    links: dict[str, Link] = field(default_factory=dict)
+    components: dict[str, SupervisedProcess] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    component_urls: dict[str, str] = field(default_factory=dict)
+    api_key: str = ""
+    webhook_secret: str = ""
+
+    # ---- addresses -------------------------------------------------------------------------
+    @property
+    def provider_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['provider']}"
+
+    @property
+    def sut_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['sut']}"
+
+    @property
+    def client_url(self) -> str:
+        return self.links["client"].url
+
+    @property
+    def sut_database_url(self) -> str:
+        return self.postgres.database_url(SUT_DATABASE)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.config.log_dir or self.config.root / "logs"
+
+    # ---- life cycle ------------------------------------------------------------------------
+    @classmethod
+    def start(cls, config: StageConfig) -> LocalStage:
+        """Bring every component up and healthy; on any failure stop what started and raise."""
+        clean_orphans()
+        config.root.mkdir(parents=True, exist_ok=True)
+        target = config.target or load_target(None)
+        name = config.name or f"run-{config.root.resolve().parent.name}-{config.root.name}-{id(config):x}"
+        state = new_state(name, config.root, detached=False)
+        log_dir = config.log_dir or config.root / "logs"
+        ports = {key: free_port() for key in ("postgres", "toxiproxy", "provider", "sut",
+                                              *(f"link_{link}" for link in LINKS))}
+        postgres = PostgresServer(config.root / "postgres", ports["postgres"], log_dir / "postgres.log")
+        toxiproxy = toxiproxy_process(ports["toxiproxy"], log_dir / "toxiproxy.log")
+        stage = cls(config=config, target=target, state=state, postgres=postgres, toxiproxy_process=toxiproxy,
+                    toxiproxy=ToxiproxyClient(f"http://127.0.0.1:{ports['toxiproxy']}"), ports=ports,
+                    api_key="sk_test_" + _secret(config.seed, "api"),
+                    webhook_secret="whsec_" + _secret(config.seed, "webhook"))
+        state.toxiproxy_url = stage.toxiproxy.base_url
+        state.save()
+        try:
+            stage._start_infrastructure()
+            stage._create_links()
+            postgres.create_database(SUT_DATABASE)
+            wanted = [c for c in config.components if c in available_components()]
+            if "provider" in wanted:
+                stage._start_provider()
+            if "sut" in wanted:
+                stage._start_sut()
+        except BaseException:
+            stage.stop()
+            raise
+        return stage
+
+    def _start_infrastructure(self) -> None:
+        """PostgreSQL and Toxiproxy in parallel: together they are most of ``up``'s time."""
+        errors: list[BaseException] = []
+
+        def run(step: Callable[[], None]) -> None:
+            try:
+                step()
+            except BaseException as exc:  # re-raised in the caller's thread below
+                errors.append(exc)
+
+        def postgres() -> None:
+            self.postgres.init()
+            self.postgres.start()
+            self.state.record("postgres", self.postgres.pid, self.postgres.url)
+
+        def toxiproxy() -> None:
+            self.toxiproxy_process.spawn()
+            self.state.record("toxiproxy", self.toxiproxy_process.pid, self.toxiproxy.base_url)
+            self.toxiproxy_process.wait_ready()
+
+        threads = [threading.Thread(target=run, args=(step,)) for step in (postgres, toxiproxy)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def _create_links(self) -> None:
+        upstreams = {"client": self.ports["sut"], "provider": self.ports["provider"],
+                     "callbacks": self.ports["sut"], "db": self.ports["postgres"]}
+        self.toxiproxy.reset()
+        for existing in self.toxiproxy.proxies():
+            self.toxiproxy.delete_proxy(existing)
+        for name in LINKS:
+            upstream = f"127.0.0.1:{upstreams[name]}"
+            check_loopback(upstream, allow_remote=self.config.allow_remote, what=f"link {name} upstream")
+            proxy = self.toxiproxy.create_proxy(name, f"127.0.0.1:{self.ports['link_' + name]}", upstream)
+            self.links[name] = Link(name=name, listen=proxy.listen, upstream=proxy.upstream)
+        self.state.links = {n: {"listen": link.listen, "upstream": link.upstream} for n, link in self.links.items()}
+        self.state.save()
+
+    def _start_component(self, process: SupervisedProcess, url: str) -> None:
+        self.components[process.name] = process
+        self.component_urls[process.name] = url
+        process.spawn()
+        self.state.record(process.name, process.pid, url)
+        process.wait_ready()
+
+    def _start_provider(self) -> None:
+        port = self.ports["provider"]
+        argv = [sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", str(port),
+                "--db", str(self.config.root / "provider.db"), "--webhook-secret", self.webhook_secret,
+                "--api-key", self.api_key, "--seed", str(self.config.seed)]
+        self._start_component(SupervisedProcess(
+            name="provider", argv=argv, log_path=self.log_dir / "provider.log",
+            probe=http_probe(f"{self.provider_url}/healthz"), ready_deadline_s=20.0), self.provider_url)
+
+    def sut_environment(self) -> dict[str, str]:
+        """The SUT contract's environment (DESIGN.md section 4): every dependency through its link."""
+        db = self.links["db"].listen.rsplit(":", 1)
+        return {**self.target.env, **self.config.sut_env,
+                "PORT": str(self.ports["sut"]),
+                "DATABASE_URL": self.postgres.database_url(SUT_DATABASE, host=db[0], port=int(db[1])),
+                "PROVIDER_URL": self.links["provider"].url,
+                "PROVIDER_API_KEY": self.api_key, "PROVIDER_WEBHOOK_SECRET": self.webhook_secret,
+                "CALLBACK_BASE_URL": self.links["callbacks"].url}
+
+    def _start_sut(self) -> None:
+        self._start_component(SupervisedProcess(
+            name="sut", argv=self.target.argv(self.config.variant), env=self.sut_environment(),
+            log_path=self.log_dir / "sut.log", probe=http_probe(f"{self.sut_url}{self.target.health}"),
+            ready_deadline_s=self.target.ready_deadline, error=SutError), self.sut_url)
+
+    def restart(self, name: str) -> None:
+        """Start a stopped or crashed component again and wait until it is ready."""
+        process = self.components[name]
+        process.spawn()
+        self.state.record(name, process.pid, self.component_urls.get(name, ""))
+        process.wait_ready()
+
+    def register_process(self, name: str, pids: list[int]) -> None:
+        """Record processes the run started (Locust) so that a killed harness leaves none behind."""
+        for index, pid in enumerate(pids):
+            self.state.record(f"{name}-{index}", pid)
+
+    def heal(self) -> None:
+        """Every toxic removed, every link enabled, PostgreSQL and every component running."""
+        errors: list[str] = []
+        try:
+            self.toxiproxy.reset()
+        except OrderquakeError as exc:
+            errors.append(str(exc))
+        if not self.postgres.running:
+            try:
+                self.postgres.start()
+                self.state.record("postgres", self.postgres.pid, self.postgres.url)
+            except OrderquakeError as exc:
+                errors.append(str(exc))
+        for name, process in self.components.items():
+            if not process.running:
+                try:
+                    self.restart(name)
+                except OrderquakeError as exc:
+                    errors.append(str(exc))
+        if errors:
+            raise InfrastructureError("the stage could not be healed: " + "; ".join(errors))
+
+    def stop(self) -> None:
+        """Stop everything (SUT first, PostgreSQL last) and remove the state file."""
+        for process in reversed(list(self.components.values())):
+            process.stop()
+        self.toxiproxy.close()
+        self.toxiproxy_process.stop()
+        self.postgres.stop("fast")
+        self.state.kill_all()
+        self.state.discard()

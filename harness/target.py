@@ -1,0 +1,112 @@
+"""The target file (DESIGN.md section 4): how to start a system under test and read its state.
+
+``start`` is an argv list; ``{variant}`` in it becomes the ``--variant`` of the run (default
+``correct``) and ``{python}`` the interpreter running orderquake, so a target file works inside
+and outside a virtualenv. The SUT gets its environment from the stage (PORT, DATABASE_URL, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness._exceptions import ScenarioError, UsageError
+from harness._paths import PROJECT_ROOT
+
+DEFAULT_TARGET = PROJECT_ROOT / "targets" / "reference.yaml"
+CONTRACT_STATUSES = ("pending", "succeeded", "declined", "failed", "paid", "rejected")
+_KEYS = {"name", "start", "health", "state", "env", "ready_deadline"}
+_STATE_KEYS = {"orders_sql", "payouts_sql", "status_map"}
+
+
+@dataclass(frozen=True)
+class TargetState:
+    orders_sql: str
+    payouts_sql: str
+    status_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    start: tuple[str, ...]
+    health: str
+    state: TargetState
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_deadline: float = 30.0
+    source: Path | None = None
+
+    def argv(self, variant: str | None) -> list[str]:
+        """The start argv with ``{variant}`` and ``{python}`` filled in."""
+        return [part.replace("{variant}", variant or "correct").replace("{python}", sys.executable)
+                for part in self.start]
+
+    def to_yaml(self) -> str:
+        data: dict[str, Any] = {"name": self.name, "start": list(self.start), "health": self.health,
+                                "state": {"orders_sql": self.state.orders_sql, "payouts_sql": self.state.payouts_sql,
+                                          "status_map": dict(self.state.status_map)},
+                                "env": dict(self.env), "ready_deadline": self.ready_deadline}
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def _fail(path: Path, field_name: str, message: str) -> ScenarioError:
+    return ScenarioError(message, file=str(path), field=field_name)
+
+
+def _text(data: Mapping[str, Any], key: str, path: Path, where: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, f"{where}{key}", f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def load_target(path: Path | None = None) -> Target:
+    """Read and check a target file; ``None`` is the reference service."""
+    path = path or DEFAULT_TARGET
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"target file {path} not found: expected a YAML file as in DESIGN.md section 4 "
+                         f"(see {DEFAULT_TARGET})") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise _fail(path, "(top level)", f"expected a mapping with {', '.join(sorted(_KEYS))}")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise _fail(path, unknown[0], f"unknown key; expected one of {', '.join(sorted(_KEYS))}")
+    start = data.get("start")
+    if not isinstance(start, list) or not start or not all(isinstance(p, str) for p in start):
+        raise _fail(path, "start", f"expected a non-empty list of strings (an argv), got {start!r}")
+    health = _text(data, "health", path)
+    if not health.startswith("/"):
+        raise _fail(path, "health", f"expected a path starting with '/', got {health!r}")
+    state = data.get("state")
+    if not isinstance(state, dict):
+        raise _fail(path, "state", "expected a mapping with orders_sql, payouts_sql and optional status_map")
+    unknown = sorted(set(state) - _STATE_KEYS)
+    if unknown:
+        raise _fail(path, f"state.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_STATE_KEYS))}")
+    status_map = state.get("status_map") or {}
+    if not isinstance(status_map, dict):
+        raise _fail(path, "state.status_map", "expected a mapping of the SUT's status names to contract names")
+    for own, contract in status_map.items():
+        if contract not in CONTRACT_STATUSES:
+            raise _fail(path, f"state.status_map.{own}",
+                        f"expected one of {', '.join(CONTRACT_STATUSES)}, got {contract!r}")
+    env = data.get("env") or {}
+    if not isinstance(env, dict):
+        raise _fail(path, "env", "expected a mapping of extra environment variables")
+    deadline = data.get("ready_deadline", 30.0)
+    if not isinstance(deadline, int | float) or deadline <= 0:
+        raise _fail(path, "ready_deadline", f"expected seconds above zero, got {deadline!r}")
+    return Target(name=_text(data, "name", path), start=tuple(start), health=health,
+                  state=TargetState(orders_sql=_text(state, "orders_sql", path, "state."),
+                                    payouts_sql=_text(state, "payouts_sql", path, "state."),
+                                    status_map={str(k): str(v) for k, v in status_map.items()}),
+                  env={str(k): str(v) for k, v in env.items()}, ready_deadline=float(deadline), source=path)
