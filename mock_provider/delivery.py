@@ -1,0 +1,114 @@
+"""Background work from durable state: settlement, and at-least-once signed callbacks.
+
+Both loops read the ledger's tables, so after a SIGKILL and restart they carry on where the
+last commit left them: records still ``processing`` settle, callbacks not yet acknowledged are
+retried. Every delivery attempt, and every drop or duplicate ordered by the behaviour, is
+journaled for ``/_ledger/callbacks``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from mock_provider.metrics import CALLBACKS
+from mock_provider.provider import Provider, iso
+from mock_provider.signing import sign
+
+log = logging.getLogger("mock_provider")
+
+_TICK_S = 0.02
+_MAX_IN_FLIGHT = 64
+
+
+class Deliverer:
+    """Runs settlement and callback delivery until cancelled."""
+
+    def __init__(self, provider: Provider, client: httpx.AsyncClient) -> None:
+        self.provider = provider
+        self.client = client
+        self._in_flight: set[str] = set()
+        self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def journal(self, row: Any, attempt: int, outcome: str, status: int | None, error: str | None) -> None:
+        line = {"event_id": row["event_id"], "object": row["object"], "object_id": row["object_id"],
+                "merchant_id": row["merchant_id"], "type": row["type"], "attempt": attempt, "url": row["url"],
+                "outcome": outcome, "http_status": status, "error": error, "at": iso(time.time())}
+        self.provider.ledger.execute("INSERT INTO journal (line) VALUES (?)", (json.dumps(line),))
+        CALLBACKS.labels(outcome=outcome).inc()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                now = time.time()
+                if self.provider.settle_due(now):
+                    await self.provider.ledger.committed()
+                self._dispatch(now)
+            except Exception:  # a loop that dies silently would stall every callback
+                log.exception("settlement or delivery step failed; retrying")
+            await asyncio.sleep(_TICK_S)
+
+    def _dispatch(self, now: float) -> None:
+        room = _MAX_IN_FLIGHT - len(self._in_flight)
+        if room <= 0:
+            return
+        rows = self.provider.ledger.all("SELECT * FROM outbox WHERE done=0 AND next_at<=? ORDER BY next_at LIMIT ?",
+                                        (now, room + len(self._in_flight)))
+        for row in rows:
+            if row["event_id"] in self._in_flight:
+                continue
+            self._in_flight.add(row["event_id"])
+            task = asyncio.get_running_loop().create_task(self._deliver(dict(row)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        try:
+            await self._attempt(row)
+        finally:
+            self._in_flight.discard(row["event_id"])
+
+    async def _attempt(self, row: dict[str, Any]) -> None:
+        behaviour = self.provider.behaviour
+        ledger = self.provider.ledger
+        attempt = int(row["attempt"]) + 1
+        if attempt == 1 and self.provider.chance(behaviour.callback_drop_rate, self.provider.callback_rng):
+            self.journal(row, attempt, "dropped", None, None)
+            ledger.execute("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
+            await ledger.committed()
+            return
+        duplicate = attempt == 1 and self.provider.chance(behaviour.callback_duplicate_rate, self.provider.callback_rng)
+        status, error = await self._post(row)
+        if duplicate:
+            self.journal(row, attempt, "duplicated", status, error)
+            status, error = await self._post(row)
+        delivered = status is not None and 200 <= status < 300
+        self.journal(row, attempt, "delivered" if delivered else "failed", status, error)
+        if delivered or attempt >= behaviour.callback_max_attempts:
+            ledger.execute("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
+        else:
+            backoff = behaviour.callback_backoff_ms / 1000 * (2 ** (attempt - 1))
+            ledger.execute("UPDATE outbox SET attempt=?, next_at=? WHERE event_id=?",
+                           (attempt, time.time() + min(backoff, 60.0), row["event_id"]))
+        await ledger.committed()
+
+    async def _post(self, row: dict[str, Any]) -> tuple[int | None, str | None]:
+        body = row["body"].encode()
+        headers = {"Content-Type": "application/json",
+                   "Provider-Signature": sign(self.provider.behaviour.webhook_secret, body, int(time.time()))}
+        async with self._slots:
+            try:
+                response = await self.client.post(row["url"], content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                return None, f"{type(exc).__name__}: {exc}"[:300]
+        return response.status_code, None
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,0 +1,181 @@
+"""The provider's domain: create, read and list orders and payouts, idempotently; settle them.
+
+Orders and payouts are one record type with an ``object`` of ``order`` or ``payout``; the HTTP
+layer names the fields per object. The rules of DESIGN.md section 3: a repeated key with the
+same body replays the first response (``Idempotent-Replayed: true``), with a different body is a
+422, while the first is still in flight a 409; without a key every call is a new record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from mock_provider.behaviour import Behaviour
+from mock_provider.ledger import Ledger
+
+
+class Kind(StrEnum):
+    ORDER = "order"
+    PAYOUT = "payout"
+
+    @property
+    def prefix(self) -> str:
+        return "po_" if self is Kind.ORDER else "pp_"
+
+    @property
+    def merchant_field(self) -> str:
+        return "merchant_order_id" if self is Kind.ORDER else "merchant_payout_id"
+
+    @property
+    def outcomes(self) -> tuple[str, str]:
+        """(success, refusal) statuses of a settled record."""
+        return ("succeeded", "declined") if self is Kind.ORDER else ("paid", "rejected")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public(kind: Kind, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+    """The API view of a record."""
+    body: dict[str, Any] = {"id": row["id"], kind.merchant_field: row["merchant_id"], "status": row["status"],
+                            "amount_minor": row["amount_minor"], "currency": row["currency"],
+                            "created_at": row["created_at"]}
+    if kind is Kind.PAYOUT:
+        body["destination"] = row["destination"]
+    if row["settled_at"] is not None:
+        body["settled_at"] = row["settled_at"]
+    return body
+
+
+def ledger_line(row: sqlite3.Row) -> dict[str, Any]:
+    """A record as the truth endpoints stream it (docs/architecture.md, ledger NDJSON)."""
+    kind = Kind(row["object"])
+    line = public(kind, row)
+    line["idempotency_key"] = row["idempotency_key"]
+    line["settled_at"] = row["settled_at"]
+    return line
+
+
+@dataclass
+class Outcome:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class InFlight(Exception):
+    """The same idempotency key is being processed by another request."""
+
+
+class KeyReused(Exception):
+    """The idempotency key was used before with a different body."""
+
+
+class Provider:
+    """State and rules; the HTTP layer (``app``) and the background loops (``delivery``) call in."""
+
+    def __init__(self, ledger: Ledger, behaviour: Behaviour, seed: int) -> None:
+        self.ledger = ledger
+        self.initial = behaviour
+        self.behaviour = behaviour
+        # One seed, one independent stream per concern: the draws made for requests do not shift
+        # when settlement happens to run between two requests, so a request sequence replays exactly.
+        self.rng = random.Random(f"{seed}:requests")
+        self.settlement_rng = random.Random(f"{seed}:settlement")
+        self.callback_rng = random.Random(f"{seed}:callbacks")
+        self.seed = seed
+        self._in_flight: set[tuple[str, str]] = set()
+        self._id_salt = hashlib.blake2s(str(seed).encode(), digest_size=2).hexdigest()
+
+    def chance(self, rate: float, rng: random.Random | None = None) -> bool:
+        return rate > 0 and (rng or self.rng).random() < rate
+
+    def new_id(self, kind: Kind, seq: int) -> str:
+        return f"{kind.prefix}{self._id_salt}{seq:010d}"
+
+    # ---- idempotency --------------------------------------------------------------------------
+    def begin(self, kind: Kind, key: str | None, request_hash: str) -> Outcome | None:
+        """Return the stored outcome of ``key`` (a replay), or mark it in flight and return None."""
+        if key is None:
+            return None
+        scope = (kind.value, key)
+        stored = self.ledger.one("SELECT request_hash, status_code, body FROM idempotency WHERE scope=? AND key=?",
+                                 scope)
+        if stored is not None:
+            if stored["request_hash"] != request_hash:
+                raise KeyReused
+            return Outcome(stored["status_code"], json.loads(stored["body"]), replayed=True)
+        if scope in self._in_flight:
+            raise InFlight
+        self._in_flight.add(scope)
+        return None
+
+    def end(self, kind: Kind, key: str | None) -> None:
+        if key is not None:
+            self._in_flight.discard((kind.value, key))
+
+    # ---- records ------------------------------------------------------------------------------
+    def create(self, kind: Kind, fields: dict[str, Any], key: str | None, request_hash: str) -> Outcome:
+        """Insert a new record (status ``processing``) and its idempotency entry, uncommitted."""
+        now = time.time()
+        seq = self.ledger.next_seq()
+        record_id = self.new_id(kind, seq)
+        self.ledger.execute(
+            "INSERT INTO records (id, object, merchant_id, amount_minor, currency, destination, callback_url, status,"
+            " idempotency_key, created_at, settled_at, settle_after, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record_id, kind.value, fields[kind.merchant_field], fields["amount_minor"], fields["currency"],
+             fields.get("destination"), fields["callback_url"], "processing", key, iso(now), None,
+             now + self.behaviour.settle_delay_ms / 1000, seq))
+        body = {"id": record_id, kind.merchant_field: fields[kind.merchant_field], "status": "processing",
+                "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": iso(now)}
+        if kind is Kind.PAYOUT:
+            body["destination"] = fields.get("destination")
+        if key is not None:
+            self.ledger.execute("INSERT INTO idempotency (scope, key, request_hash, status_code, body) "
+                                "VALUES (?,?,?,?,?)", (kind.value, key, request_hash, 201, json.dumps(body)))
+        return Outcome(201, body)
+
+    def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
+        row = self.ledger.one("SELECT * FROM records WHERE id=? AND object=?", (record_id, kind.value))
+        return public(kind, row) if row is not None else None
+
+    def by_merchant_id(self, kind: Kind, merchant_id: str) -> list[dict[str, Any]]:
+        rows = self.ledger.all("SELECT * FROM records WHERE object=? AND merchant_id=? ORDER BY seq",
+                               (kind.value, merchant_id))
+        return [public(kind, row) for row in rows]
+
+    # ---- settlement ---------------------------------------------------------------------------
+    def settle_due(self, now: float, limit: int = 500) -> int:
+        """Settle records whose delay has passed, and put their callbacks in the outbox."""
+        if self.behaviour.settlement_stalled:
+            return 0
+        rows = self.ledger.all("SELECT * FROM records WHERE status='processing' AND settle_after<=? "
+                               "ORDER BY settle_after LIMIT ?", (now, limit))
+        for row in rows:
+            kind = Kind(row["object"])
+            refuse_rate = self.behaviour.decline_rate if kind is Kind.ORDER else self.behaviour.reject_rate
+            status = kind.outcomes[1] if self.chance(refuse_rate, self.settlement_rng) else kind.outcomes[0]
+            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE id=?", (status, iso(now), row["id"]))
+            updated = dict(row) | {"status": status, "settled_at": iso(now)}
+            event_id = f"evt_{row['id']}_{status}"
+            payload = {"event_id": event_id, "type": f"{kind.value}.{status}",
+                       "created": int(now), "data": {kind.value: public(kind, updated)}}
+            delay_s = self.behaviour.callback_delay_ms / 1000
+            if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
+                # Hold this event back so that events settled after it are delivered first.
+                delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
+            self.ledger.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (event_id, kind.value, row["id"], row["merchant_id"], payload["type"], row["callback_url"],
+                 json.dumps(payload, separators=(",", ":")), now + delay_s))
+        return len(rows)
