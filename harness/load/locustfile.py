@@ -1,0 +1,190 @@
+"""Locust users that submit orders and payouts with client-chosen ids and record every outcome.
+
+Run only inside ``locust`` (it patches the process with gevent); configured by the
+``ORDERQUAKE_*`` environment variables that ``harness.load.command`` sets. Each submission
+gets a fresh id ``<run_id>-o-<pid>-<n>`` (``-p-`` for payouts). A fraction of submissions
+(``ORDERQUAKE_DUPLICATES``) is duplicated on purpose, with the same id and a higher attempt:
+
+- ``double``: two concurrent submissions (a double click),
+- ``resend``: a second submission after the first completed (a response the client lost),
+- ``storm``: three to five concurrent submissions (a retry storm).
+
+Independently, every submission whose outcome was unknown (``info``) is resent once, as a
+careful client does. Every request is recorded as an ``invoke`` before it is sent and exactly
+one completion after it ends, even when the user is stopped mid-request.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from harness.load.history import EventType, HistoryWriter, Op
+
+RUN_ID = os.environ.get("ORDERQUAKE_RUN_ID", "r0")
+SEED = int(os.environ.get("ORDERQUAKE_SEED", "0"))
+WORKER = os.environ.get("ORDERQUAKE_WORKER_INDEX", "0")
+TIMEOUT_S = float(os.environ.get("ORDERQUAKE_REQUEST_TIMEOUT", "5"))
+THINK_S = float(os.environ.get("ORDERQUAKE_THINK_TIME", "0"))
+DUPLICATES = float(os.environ.get("ORDERQUAKE_DUPLICATES", "0"))
+MIX: dict[str, float] = json.loads(os.environ.get("ORDERQUAKE_MIX", '{"order": 1}'))
+HISTORY_ON = os.environ.get("ORDERQUAKE_HISTORY", "on") != "off"
+HISTORY_DIR = Path(os.environ.get("ORDERQUAKE_HISTORY_DIR", "history"))
+
+PID = os.getpid()
+_SEQUENCE = itertools.count(1)
+_USERS = itertools.count()
+_PATTERNS = ("double", "resend", "storm")
+_PATHS = {Op.ORDER: ("/orders", "order_id", "o"), Op.PAYOUT: ("/payouts", "payout_id", "p")}
+_READS = {Op.GET_ORDER: Op.ORDER, Op.GET_PAYOUT: Op.PAYOUT}
+
+
+class _Recorder:
+    """The process's history writer, opened on first use so a coordinating master writes no file."""
+
+    writer: HistoryWriter | None = None
+    flusher: Any = None
+
+    def record(self, kind: EventType, op: Op, op_id: str, **fields: Any) -> None:
+        if not HISTORY_ON:
+            return
+        if self.writer is None:
+            self.writer = HistoryWriter(HISTORY_DIR, process_file=str(PID))
+            self.flusher = gevent.spawn(self._flush_every, 0.5)
+        self.writer.record(kind, op, op_id, **fields)
+
+    def _flush_every(self, seconds: float) -> None:
+        # An idle process still gets its last events onto disk within half a second.
+        while True:
+            gevent.sleep(seconds)
+            if self.writer is not None:
+                self.writer.flush()
+
+    def flush(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+
+RECORDER = _Recorder()
+
+
+@events.test_stop.add_listener
+def _on_test_stop(**_: Any) -> None:
+    RECORDER.flush()
+
+
+@events.quitting.add_listener
+def _on_quitting(**_: Any) -> None:
+    RECORDER.flush()
+
+
+def classify(status: int | None) -> EventType:
+    """2xx done, 4xx definitely not done (408 aside), anything else (no response, 5xx) unknown."""
+    if status is None or status == 0:
+        return EventType.INFO
+    if 200 <= status < 300:
+        return EventType.OK
+    if 400 <= status < 500 and status != 408:
+        return EventType.FAIL
+    return EventType.INFO
+
+
+class OrderClient(FastHttpUser):
+    """One client (a Jepsen process): submits, duplicates and reads orders and payouts."""
+
+    network_timeout = TIMEOUT_S
+    connection_timeout = TIMEOUT_S
+    wait_time = constant(THINK_S)
+
+    def on_start(self) -> None:
+        index = next(_USERS)
+        self.process = PID * 100_000 + index
+        self.rng = random.Random(f"{SEED}:{WORKER}:{index}")
+        self.ops = [Op(name) for name, weight in MIX.items() if weight > 0]
+        self.weights = [MIX[op.value] for op in self.ops]
+        self.known: dict[Op, deque[str]] = {Op.ORDER: deque(maxlen=256), Op.PAYOUT: deque(maxlen=256)}
+
+    @task
+    def act(self) -> None:
+        op = self.rng.choices(self.ops, self.weights)[0]
+        target = _READS.get(op)
+        if target is None:
+            self.submit(op)
+        elif self.known[target]:
+            self.read(op, self.rng.choice(self.known[target]))
+        else:
+            self.submit(target)
+
+    def submit(self, op: Op) -> None:
+        path, key, letter = _PATHS[op]
+        op_id = f"{RUN_ID}-{letter}-{PID}-{next(_SEQUENCE)}"
+        value = {"amount_minor": self.rng.randint(100, 100_000), "currency": "EUR"}
+        body = {key: op_id, "account_id": f"acct-{self.rng.randint(1, 50)}", **value}
+        pattern = self.rng.choice(_PATTERNS) if self.rng.random() < DUPLICATES else None
+        if pattern in ("double", "storm"):
+            count = 2 if pattern == "double" else self.rng.randint(3, 5)
+            outcome = self.concurrently(op, path, op_id, body, value, count=count)
+            attempt = count + 1
+        else:
+            outcome = self.send(op, path, op_id, body, value, 1)
+            attempt = 2
+        if pattern == "resend":
+            outcome = self.send(op, path, op_id, body, value, attempt)
+            attempt += 1
+        if outcome is EventType.INFO:
+            self.send(op, path, op_id, body, value, attempt)
+        self.known[op].append(op_id)
+
+    def concurrently(self, op: Op, path: str, op_id: str, body: dict[str, Any], value: dict[str, Any], *,
+                     count: int) -> EventType:
+        """Send ``count`` submissions at once; ``ok`` if any was acknowledged, else the last outcome."""
+        greenlets = [gevent.spawn(self.send, op, path, op_id, body, value, 1 + i) for i in range(count)]
+        gevent.joinall(greenlets)
+        outcomes = [g.value for g in greenlets if g.successful()]
+        if EventType.OK in outcomes:
+            return EventType.OK
+        return outcomes[-1] if outcomes else EventType.INFO
+
+    def send(self, op: Op, path: str, op_id: str, body: dict[str, Any], value: dict[str, Any],
+             attempt: int) -> EventType:
+        RECORDER.record(EventType.INVOKE, op, op_id, process=self.process, attempt=attempt, value=value)
+        return self.complete(op, op_id, value, attempt, lambda: self.client.post(
+            path, json=body, name=path, catch_response=True))
+
+    def read(self, op: Op, op_id: str) -> None:
+        path = _PATHS[_READS[op]][0]
+        RECORDER.record(EventType.INVOKE, op, op_id, process=self.process, attempt=1)
+        self.complete(op, op_id, {}, 1, lambda: self.client.get(
+            f"{path}/{op_id}", name=f"{path}/[id]", catch_response=True))
+
+    def complete(self, op: Op, op_id: str, value: dict[str, Any], attempt: int, request: Any) -> EventType:
+        """Run ``request`` and record exactly one completion, whatever happens to it."""
+        try:
+            with request() as response:
+                status = int(response.status_code or 0) or None
+                kind = classify(status)
+                error = None
+                if kind is EventType.OK:
+                    response.success()
+                else:
+                    failure = response.request_meta.get("exception") if status is None else None
+                    error = f"{type(failure).__name__}: {failure}" if failure is not None else f"HTTP {status}"
+                    response.failure(error)
+        except Exception as exc:
+            kind, status, error = EventType.INFO, None, f"{type(exc).__name__}: {exc}"
+        except BaseException as exc:  # the user is being stopped: the outcome stays unknown
+            RECORDER.record(EventType.INFO, op, op_id, process=self.process, attempt=attempt, value=value,
+                            status=None, error=f"{type(exc).__name__}: stopped mid-request")
+            raise
+        RECORDER.record(kind, op, op_id, process=self.process, attempt=attempt, value=value,
+                        status=status, error=error)
+        return kind
