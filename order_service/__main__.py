@@ -1,0 +1,34 @@
+"""``python -m order_service --variant NAME``: the reference SUT, configured by the environment."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from order_service.app import create_app
+from order_service.config import ConfigError, from_env
+from order_service.variants import Variant
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="order_service", description="The orderquake reference order service.")
+    parser.add_argument("--variant", default="correct", choices=[v.value for v in Variant])
+    args = parser.parse_args()
+    try:
+        settings = from_env()
+    except ConfigError as exc:
+        print(f"order_service: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = create_app(settings, Variant(args.variant))
+    uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools", backlog=4096, timeout_keep_alive=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

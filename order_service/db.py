@@ -1,0 +1,79 @@
+"""The service's database: schema (created on start, idempotently) and a pool that rides out outages.
+
+Every statement runs through ``Database.run``, which retries once on a broken connection: after
+a PostgreSQL restart every pooled connection is dead, and the first use of each should not
+become a user-visible error when a fresh connection would work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from order_service.kinds import KINDS
+
+T = TypeVar("T")
+
+SCHEMA = "".join(f"""
+CREATE TABLE IF NOT EXISTS {k.table} (
+    {k.id_field} TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    provider_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS {k.table}_pending ON {k.table} (updated_at) WHERE status = 'pending';
+""" for k in KINDS.values()) + """
+CREATE TABLE IF NOT EXISTS seen_events (
+    event_id TEXT PRIMARY KEY,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+
+class Unavailable(Exception):
+    """The database cannot be reached right now."""
+
+
+class Database:
+    def __init__(self, url: str, size: int) -> None:
+        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            url, min_size=min(4, size), max_size=size, open=False, timeout=3.0,
+            kwargs={"row_factory": dict_row, "connect_timeout": 3, "autocommit": False},
+            reconnect_timeout=3600)
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def create_schema(self) -> None:
+        async def create(conn: Conn) -> None:
+            await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+            await conn.execute(SCHEMA.encode())
+        await self.run(create)
+
+    async def run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction; a dead connection gets one retry on a fresh one."""
+        for attempt in (1, 2):
+            try:
+                async with self.pool.connection() as conn, conn.transaction():
+                    return await work(conn)
+            except PoolTimeout as exc:
+                raise Unavailable(f"no database connection: {exc}") from exc
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    raise Unavailable(str(exc).strip()) from exc
+        raise AssertionError("unreachable")
