@@ -1,0 +1,180 @@
+"""The checker's edge: read a run directory into ``CheckInputs``, write ``verdict.json``.
+
+Files read (docs/architecture.md, "Run directory"): ``history/*.jsonl``,
+``state/sut_orders.jsonl``, ``state/sut_payouts.jsonl``, ``state/provider_orders.ndjson``,
+``state/provider_payouts.ndjson``, ``forged.jsonl`` (optional), ``consistency.jsonl``
+(optional) and ``state/complete.json``, the marker the orchestrator writes after every final
+read succeeded. Without the marker the verdict is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harness._exceptions import UsageError
+from harness.checker.inputs import (
+    CheckInputs,
+    ForgedClaim,
+    History,
+    HistorySummariser,
+    Key,
+    ProviderRecord,
+    SutRecord,
+    select_events,
+)
+from harness.checker.model import CheckResult, Kind
+from harness.load.history import history_files, iter_events
+
+COMPLETE_MARKER = Path("state") / "complete.json"
+_ID_FIELD = re.compile(rb'"id":\s*"([^"\\]*)"')
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{number}: expected one JSON object per line, got {line[:80]!r}: "
+                             "the artifact was damaged; restore it or rerun") from exc
+        if not isinstance(row, dict):
+            raise UsageError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        yield row
+
+
+def _amount(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise UsageError(f"{where}: expected amount_minor to be a whole number, got {value!r}")
+
+
+def read_sut(path: Path, kind: Kind) -> dict[str, SutRecord]:
+    """``state/sut_<kind>s.jsonl``: one row per SUT record, keyed by the contract's id column."""
+    rows: dict[str, SutRecord] = {}
+    if not path.exists():
+        return rows
+    key = kind.sut_key
+    for row in _lines(path):
+        op_id = row.get(key)
+        if op_id is None:
+            raise UsageError(f"{path}: expected a column {key!r} in every row, got columns {sorted(row)}: "
+                             f"make the target's {kind.value}s_sql select {key}, status, amount_minor")
+        rows[str(op_id)] = SutRecord(str(row.get("status")), _amount(row.get("amount_minor"), str(path)))
+    return rows
+
+
+def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
+    """The provider's ledger, every record (duplicates included), keyed by the merchant's id."""
+    records: dict[str, list[ProviderRecord]] = {}
+    if not path.exists():
+        return records
+    key = kind.merchant_key
+    for row in _lines(path):
+        merchant_id = row.get(key)
+        if merchant_id is None:
+            raise UsageError(f"{path}: expected {key!r} in every ledger record, got {sorted(row)}")
+        record = ProviderRecord(str(row.get("id")), str(row.get("status")),
+                                _amount(row.get("amount_minor"), str(path)))
+        records.setdefault(str(merchant_id), []).append(record)
+    return records
+
+
+def read_forged(path: Path) -> dict[Key, list[ForgedClaim]]:
+    """``forged.jsonl`` of the forged_callbacks fault; absent when the fault did not run."""
+    claims: dict[Key, list[ForgedClaim]] = {}
+    if not path.exists():
+        return claims
+    for row in _lines(path):
+        try:
+            kind = Kind(str(row.get("object")))
+        except ValueError as exc:
+            raise UsageError(f"{path}: expected object 'order' or 'payout', got {row.get('object')!r}") from exc
+        status = row.get("http_status")
+        claim = ForgedClaim(str(row.get("claim")), str(row.get("kind")), status if isinstance(status, int) else None)
+        claims.setdefault((kind, str(row.get("id"))), []).append(claim)
+    return claims
+
+
+def read_recovery_seconds(path: Path) -> float | None:
+    """Time to consistency: ``t`` of the first sample with nothing pending, None if never."""
+    if not path.exists():
+        return None
+    for row in _lines(path):
+        if row.get("pending") == 0:
+            return float(row.get("t") or 0.0)
+    return None
+
+
+def _events_matching(directory: Path, ids: set[str]) -> Iterator[dict[str, Any]]:
+    # A second pass only for the few example ids: find the id field without parsing every
+    # line, then parse just the lines that name a wanted id.
+    for path in history_files(directory):
+        data = path.read_bytes()
+        for match in _ID_FIELD.finditer(data):
+            if match.group(1).decode(errors="replace") not in ids:
+                continue
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            end = data.find(b"\n", match.end())
+            try:
+                event = orjson.loads(data[start:end if end >= 0 else len(data)])
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get("id") in ids:
+                yield event
+
+
+def read_history(directory: Path) -> History:
+    """Summarise ``history/*.jsonl``; examples' events are read again from the files on demand."""
+    summariser = HistorySummariser()
+    for event in iter_events(directory):
+        summariser.add(event)
+
+    def events_for(keys: Collection[Key]) -> dict[Key, list[dict[str, Any]]]:
+        ids = {op_id for _, op_id in keys}
+        return select_events(_events_matching(directory, ids), keys)
+
+    return summariser.finish(events_for)
+
+
+def load_inputs(run_dir: Path) -> CheckInputs:
+    """Read a run directory into ``CheckInputs``; a missing final-read marker makes them incomplete."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"expected a run directory, got {run_dir} (not a directory)")
+    if not (run_dir / "history").is_dir():
+        raise UsageError(f"expected {run_dir}/history/ with the client history: is {run_dir} a run directory?")
+    state = run_dir / "state"
+    complete = (run_dir / COMPLETE_MARKER).exists()
+    reason = None
+    if not complete:
+        reason = (f"{run_dir / COMPLETE_MARKER} is missing: the final reads of the SUT state and the provider "
+                  "ledger did not complete, so nothing can be proven")
+    return CheckInputs(
+        history=read_history(run_dir / "history"),
+        sut={kind: read_sut(state / f"sut_{kind.value}s.jsonl", kind) for kind in Kind},
+        provider={kind: read_provider(state / f"provider_{kind.value}s.ndjson", kind) for kind in Kind},
+        forged=read_forged(run_dir / "forged.jsonl"),
+        final_reads_complete=complete,
+        incomplete_reason=reason,
+        recovery_seconds=read_recovery_seconds(run_dir / "consistency.jsonl"),
+    )
+
+
+def write_verdict(run_dir: Path, result: CheckResult) -> Path:
+    """Write ``verdict.json`` atomically (a reader never sees half a verdict); return its path."""
+    path = Path(run_dir) / "verdict.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_bytes(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    os.replace(tmp, path)
+    return path

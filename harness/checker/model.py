@@ -1,0 +1,185 @@
+"""The verdict model: categories, money, counts and the result of one check (DESIGN.md sections 6 and 8).
+
+``CheckResult`` is what ``check`` returns and what ``verdict.json`` holds. The checker fills the
+invariants, money, counts and recovery; the orchestrator adds what only it knows (scenario,
+seed, target, variant, SLO outcomes, start and finish) with ``CheckResult.with_run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness._exceptions import ExitCode
+
+EXAMPLES_PER_CATEGORY = 20
+
+
+class Kind(StrEnum):
+    """The two flows; each has its own id space, statuses and provider ledger."""
+
+    ORDER = "order"
+    PAYOUT = "payout"
+
+    @property
+    def success(self) -> str:
+        """The terminal status in which money moved."""
+        return "succeeded" if self is Kind.ORDER else "paid"
+
+    @property
+    def refusal(self) -> str:
+        """The provider's definitive no."""
+        return "declined" if self is Kind.ORDER else "rejected"
+
+    @property
+    def sut_key(self) -> str:
+        return f"{self.value}_id"
+
+    @property
+    def merchant_key(self) -> str:
+        return f"merchant_{self.value}_id"
+
+
+class Category(StrEnum):
+    """What can be said of one id after the run; all but ``recovered`` are violations."""
+
+    LOST = "lost"
+    ORPHANED = "orphaned"
+    UNRETURNED = "unreturned"
+    DIVERGENT = "divergent"
+    DUPLICATED = "duplicated"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    UNEXPECTED = "unexpected"
+    FORGED_ACCEPTED = "forged_accepted"
+    RECOVERED = "recovered"
+
+    @property
+    def violation(self) -> bool:
+        return self is not Category.RECOVERED
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    """How many ids fell in a category, and up to 20 of them with everything known about them."""
+
+    count: int
+    violation: bool
+    examples: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "violation": self.violation, "examples": list(self.examples)}
+
+
+@dataclass(frozen=True)
+class MoneyFlow:
+    """Sum of the amounts in which money moved, as the provider and as the SUT record it (minor units).
+
+    ``sut_minor`` is None when the SUT's state rows carry no amount; conservation is then unknown.
+    """
+
+    provider_minor: int
+    sut_minor: int | None
+
+    @property
+    def conserved(self) -> bool | None:
+        return None if self.sut_minor is None else self.provider_minor == self.sut_minor
+
+    def to_json(self) -> dict[str, Any]:
+        difference = None if self.sut_minor is None else self.sut_minor - self.provider_minor
+        return {"provider_minor": self.provider_minor, "sut_minor": self.sut_minor,
+                "difference_minor": difference, "conserved": self.conserved}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Client submissions (orders and payouts; reads are not counted) and their outcomes.
+
+    ``attempted`` counts submissions, duplicates included, and equals ok + fail + info; an
+    invoke without a completion is ``info``. ``ids`` counts distinct ids submitted.
+    """
+
+    attempted: int = 0
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    ids: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SloOutcome:
+    """One SLO rule of the scenario as the orchestrator judged it."""
+
+    rule: str
+    observed: float | None
+    passed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "observed": self.observed, "pass": self.passed}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one run; ``to_json`` is ``verdict.json``."""
+
+    verdict: Verdict
+    invariants: Mapping[Category, CategoryResult]
+    money: Mapping[Kind, MoneyFlow]
+    counts: Counts
+    recovery_seconds: float | None = None
+    reason: str | None = None
+    scenario: str | None = None
+    seed: int | None = None
+    target: str | None = None
+    variant: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    slo: tuple[SloOutcome, ...] = field(default=())
+
+    @property
+    def violations(self) -> dict[Category, int]:
+        return {c: r.count for c, r in self.invariants.items() if r.violation and r.count}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 pass, 1 correctness violation, 3 SLO breach with correctness intact, 4 unknown."""
+        if self.verdict is Verdict.UNKNOWN:
+            return ExitCode.INFRASTRUCTURE
+        if self.verdict is Verdict.FAIL:
+            return ExitCode.VIOLATION
+        if any(not outcome.passed for outcome in self.slo):
+            return ExitCode.SLO_BREACH
+        return ExitCode.PASS
+
+    def with_run(self, **fields: Any) -> CheckResult:
+        """A copy with the orchestrator's fields (scenario, seed, target, variant, slo, started, finished)."""
+        allowed = {"scenario", "seed", "target", "variant", "slo", "started", "finished", "recovery_seconds"}
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise TypeError(f"expected fields among {sorted(allowed)}, got {unknown}")
+        if "slo" in fields:
+            fields["slo"] = tuple(fields["slo"])
+        return dataclasses.replace(self, **fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario, "seed": self.seed, "target": self.target, "variant": self.variant,
+            "verdict": self.verdict.value, "exit_code": int(self.exit_code), "reason": self.reason,
+            "invariants": {c.value: r.to_json() for c, r in self.invariants.items()},
+            "money": {f"{k.value}s": m.to_json() for k, m in self.money.items()},
+            "slo": [outcome.to_json() for outcome in self.slo],
+            "counts": self.counts.to_json(),
+            "recovery_seconds": self.recovery_seconds,
+            "started": self.started, "finished": self.finished,
+        }
