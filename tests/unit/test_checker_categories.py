@@ -1,0 +1,231 @@
+"""The checker on crafted histories: every category, its edges, and the precedence between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness._exceptions import ExitCode
+from harness.checker import (
+    Category,
+    CheckInputs,
+    CheckResult,
+    ForgedClaim,
+    History,
+    Kind,
+    ProviderRecord,
+    SloOutcome,
+    SutRecord,
+    Verdict,
+    check,
+)
+
+AMOUNT = 1000
+
+
+def op(kind: str, op_id: str, outcome: str | None, *, attempt: int = 1, amount: int = AMOUNT,
+       process: int = 1) -> list[dict[str, Any]]:
+    """One client operation: its invoke and (unless ``outcome`` is None) its completion."""
+    base = {"op": kind, "id": op_id, "process": process, "attempt": attempt, "wall": 0.0,
+            "value": {"amount_minor": amount, "currency": "EUR"}, "error": None}
+    events = [{**base, "type": "invoke", "time": attempt * 10, "status": None}]
+    if outcome is not None:
+        status = {"ok": 201, "fail": 422, "info": None}[outcome]
+        events.append({**base, "type": outcome, "time": attempt * 10 + 5, "status": status})
+    return events
+
+
+def run(events: list[dict[str, Any]], *, sut: dict[str, tuple[str, int | None]] | None = None,
+        provider: dict[str, list[tuple[str, int]]] | None = None, sut_payouts: dict[str, tuple[str, int]] | None = None,
+        provider_payouts: dict[str, list[tuple[str, int]]] | None = None,
+        forged: dict[tuple[Kind, str], list[ForgedClaim]] | None = None, complete: bool = True) -> CheckResult:
+    def sut_table(rows: dict[str, Any] | None) -> dict[str, SutRecord]:
+        return {k: SutRecord(status, amount) for k, (status, amount) in (rows or {}).items()}
+
+    def ledger(rows: dict[str, list[tuple[str, int]]] | None) -> dict[str, list[ProviderRecord]]:
+        return {k: [ProviderRecord(f"p{i}-{k}", s, a) for i, (s, a) in enumerate(v)] for k, v in (rows or {}).items()}
+
+    inputs = CheckInputs(
+        history=History.from_events(events),
+        sut={Kind.ORDER: sut_table(sut), Kind.PAYOUT: sut_table(sut_payouts)},
+        provider={Kind.ORDER: ledger(provider), Kind.PAYOUT: ledger(provider_payouts)},
+        forged=forged or {}, final_reads_complete=complete,
+        incomplete_reason=None if complete else "state/complete.json is missing")
+    return check(inputs)
+
+
+def found(result: CheckResult) -> dict[str, int]:
+    return {c.value: r.count for c, r in result.invariants.items() if r.count}
+
+
+def test_a_clean_run_passes_with_money_conserved() -> None:
+    result = run(op("order", "o1", "ok") + op("payout", "p1", "ok") + op("order", "o2", "ok"),
+                 sut={"o1": ("succeeded", AMOUNT), "o2": ("declined", AMOUNT)},
+                 provider={"o1": [("succeeded", AMOUNT)], "o2": [("declined", AMOUNT)]},
+                 sut_payouts={"p1": ("paid", AMOUNT)}, provider_payouts={"p1": [("paid", AMOUNT)]})
+    assert found(result) == {}
+    assert result.verdict is Verdict.PASS and result.exit_code is ExitCode.PASS
+    assert result.money[Kind.ORDER].conserved and result.money[Kind.PAYOUT].conserved
+    assert result.counts.attempted == 3 and result.counts.ok == 3
+
+
+def test_info_then_present_is_recovered_not_a_violation() -> None:
+    result = run(op("order", "o1", "info"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"recovered": 1}
+    assert result.verdict is Verdict.PASS
+
+
+def test_info_then_absent_is_fine() -> None:
+    result = run(op("order", "o1", "info"))
+    assert found(result) == {} and result.verdict is Verdict.PASS
+
+
+def test_an_invoke_without_completion_counts_as_info() -> None:
+    result = run(op("order", "o1", None), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]})
+    assert result.counts.info == 1
+    assert found(result) == {"recovered": 1}
+
+
+def test_ok_then_absent_is_lost_with_its_history_as_example() -> None:
+    result = run(op("order", "o1", "ok"))
+    assert found(result) == {"lost": 1} and result.verdict is Verdict.FAIL
+    assert result.exit_code is ExitCode.VIOLATION
+    example = result.invariants[Category.LOST].examples[0]
+    assert example["id"] == "o1" and [e["type"] for e in example["history"]] == ["invoke", "ok"]
+
+
+def test_lost_takes_precedence_over_orphaned() -> None:
+    result = run(op("order", "o1", "ok"), provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"lost": 1}
+    assert result.money[Kind.ORDER].conserved is False
+
+
+def test_charged_but_unknown_to_the_sut_is_orphaned() -> None:
+    result = run(op("order", "o1", "info"), provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"orphaned": 1}
+
+
+def test_fail_but_charged_is_divergent() -> None:
+    result = run(op("order", "o1", "fail"), sut={"o1": ("failed", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"divergent": 1}
+
+
+def test_client_told_no_while_the_provider_charged_is_divergent_even_if_the_sut_agrees() -> None:
+    result = run(op("order", "o1", "fail"), sut={"o1": ("succeeded", AMOUNT)},
+                 provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"divergent": 1}
+
+
+@pytest.mark.parametrize(("sut_status", "provider_status"), [
+    ("succeeded", "declined"), ("succeeded", None), ("declined", "succeeded"), ("failed", "processing"),
+    ("declined", None),
+])
+def test_terminal_states_that_disagree_are_divergent(sut_status: str, provider_status: str | None) -> None:
+    provider = {"o1": [(provider_status, AMOUNT)]} if provider_status else {}
+    result = run(op("order", "o1", "ok"), sut={"o1": (sut_status, AMOUNT)}, provider=provider)
+    assert found(result) == {"divergent": 1}
+
+
+@pytest.mark.parametrize(("sut_status", "provider_status"), [("failed", None), ("failed", "declined")])
+def test_a_visible_failure_without_a_charge_is_fine(sut_status: str, provider_status: str | None) -> None:
+    provider = {"o1": [(provider_status, AMOUNT)]} if provider_status else {}
+    result = run(op("order", "o1", "ok"), sut={"o1": (sut_status, AMOUNT)}, provider=provider)
+    assert found(result) == {}
+
+
+def test_pending_past_the_deadline_is_unreturned() -> None:
+    result = run(op("payout", "p1", "ok"), sut_payouts={"p1": ("pending", AMOUNT)},
+                 provider_payouts={"p1": [("paid", AMOUNT)]})
+    assert found(result) == {"unreturned": 1}
+
+
+def test_two_provider_records_for_one_id_are_duplicated() -> None:
+    events = op("order", "o1", "ok") + op("order", "o1", "ok", attempt=2)
+    result = run(events, sut={"o1": ("succeeded", AMOUNT)},
+                 provider={"o1": [("succeeded", AMOUNT), ("succeeded", AMOUNT)]})
+    assert found(result) == {"duplicated": 1}
+    assert result.money[Kind.ORDER].provider_minor == 2 * AMOUNT
+    assert result.money[Kind.ORDER].conserved is False
+    assert len(result.invariants[Category.DUPLICATED].examples[0]["history"]) == 4
+
+
+def test_amounts_that_differ_between_client_sut_and_provider() -> None:
+    result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", 999)]})
+    assert found(result) == {"amount_mismatch": 1}
+    assert result.money[Kind.ORDER].conserved is False
+
+
+def test_one_id_sent_with_two_amounts_is_an_amount_mismatch() -> None:
+    events = op("order", "o1", "ok") + op("order", "o1", "ok", attempt=2, amount=5)
+    result = run(events, sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]})
+    assert found(result) == {"amount_mismatch": 1}
+
+
+@pytest.mark.parametrize("where", ["sut", "provider", "both"])
+def test_ids_nobody_attempted_are_unexpected(where: str) -> None:
+    sut = {"x": ("succeeded", AMOUNT)} if where in ("sut", "both") else {}
+    provider = {"x": [("succeeded", AMOUNT)]} if where in ("provider", "both") else {}
+    result = run([], sut=sut, provider=provider)
+    assert found(result) == {"unexpected": 1}
+
+
+def test_reads_do_not_make_an_id_attempted() -> None:
+    read = [{"type": "invoke", "op": "get_order", "id": "x", "process": 1, "attempt": 1, "time": 1},
+            {"type": "ok", "op": "get_order", "id": "x", "process": 1, "attempt": 1, "time": 2, "status": 200}]
+    result = run(read, sut={"x": ("succeeded", AMOUNT)}, provider={"x": [("succeeded", AMOUNT)]})
+    assert found(result) == {"unexpected": 1} and result.counts.attempted == 0
+
+
+def test_a_forged_success_the_provider_declined_is_forged_accepted_not_divergent() -> None:
+    forged = {(Kind.ORDER, "o1"): [ForgedClaim("succeeded", "bad_signature", 200)]}
+    result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("declined", AMOUNT)]},
+                 forged=forged)
+    assert found(result) == {"forged_accepted": 1}
+
+
+def test_a_rejected_forgery_is_not_counted() -> None:
+    forged = {(Kind.ORDER, "o1"): [ForgedClaim("declined", "unsigned", 401)]}
+    result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]},
+                 forged=forged)
+    assert found(result) == {}
+
+
+def test_a_record_that_exists_only_through_a_forged_callback_is_forged_accepted_not_unexpected() -> None:
+    forged = {(Kind.PAYOUT, "ghost"): [ForgedClaim("paid", "unknown_id", 200)]}
+    result = run([], sut_payouts={"ghost": ("paid", AMOUNT)}, forged=forged)
+    assert found(result) == {"forged_accepted": 1}
+    assert result.money[Kind.PAYOUT].conserved is False
+
+
+def test_money_is_unknown_when_the_sut_rows_carry_no_amount() -> None:
+    result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", None)}, provider={"o1": [("succeeded", AMOUNT)]})
+    assert result.money[Kind.ORDER].conserved is None
+    assert result.verdict is Verdict.PASS
+
+
+def test_examples_are_capped_at_twenty_and_the_count_is_exact() -> None:
+    events = [e for n in range(30) for e in op("order", f"o{n}", "ok")]
+    result = run(events)
+    assert result.invariants[Category.LOST].count == 30
+    assert len(result.invariants[Category.LOST].examples) == 20
+
+
+def test_incomplete_final_reads_give_unknown_never_pass() -> None:
+    result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", AMOUNT)]},
+                 complete=False)
+    assert result.verdict is Verdict.UNKNOWN and result.exit_code is ExitCode.INFRASTRUCTURE
+    assert result.to_json()["reason"]
+
+
+def test_an_slo_breach_with_correctness_intact_exits_3_and_json_has_every_field() -> None:
+    result = run([]).with_run(scenario="smoke", seed=7, target="reference", variant="correct",
+                              slo=[SloOutcome("p99 < 1500ms", 2100.0, False)], started="a", finished="b")
+    assert result.exit_code is ExitCode.SLO_BREACH
+    payload = result.to_json()
+    expected = {"scenario", "seed", "target", "variant", "verdict", "exit_code", "invariants", "money", "slo",
+                "counts", "recovery_seconds", "started", "finished"}
+    assert expected <= set(payload)
+    assert set(payload["invariants"]) == {c.value for c in Category}
+    assert payload["slo"] == [{"rule": "p99 < 1500ms", "observed": 2100.0, "pass": False}]
+    assert set(payload["counts"]) >= {"attempted", "ok", "fail", "info"}
