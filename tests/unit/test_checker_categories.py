@@ -164,7 +164,7 @@ def test_one_id_sent_with_two_amounts_is_an_amount_mismatch() -> None:
 
 @pytest.mark.parametrize("where", ["sut", "provider", "both"])
 def test_ids_nobody_attempted_are_unexpected(where: str) -> None:
-    sut = {"x": ("succeeded", AMOUNT)} if where in ("sut", "both") else {}
+    sut: dict[str, tuple[str, int | None]] = {"x": ("succeeded", AMOUNT)} if where in ("sut", "both") else {}
     provider = {"x": [("succeeded", AMOUNT)]} if where in ("provider", "both") else {}
     result = run([], sut=sut, provider=provider)
     assert found(result) == {"unexpected": 1}
