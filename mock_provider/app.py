@@ -1,7 +1,8 @@
 """The provider's HTTP API (DESIGN.md section 3) as a plain Starlette app.
 
-Misbehaviour is applied in the create handlers in the order a real outage would show it: a
-response delay first, then "500 without processing", then the record is created and committed,
+Misbehaviour is applied in the create handlers in the order a real outage would show it: after
+the idempotency check (replays never misbehave), a response delay while the key is in flight,
+then "500 without processing", then the record is created and committed,
 then "500 after processing" or "drop the connection after processing" (the charged-but-no-answer
 case). Only creations misbehave; reads and the truth and control endpoints never do.
 """
@@ -137,12 +138,6 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 return error(400, "invalid_request_error", "Idempotency-Key: expected 1-128 of [A-Za-z0-9._:-]",
                              param="Idempotency-Key")
             behaviour = provider.behaviour
-            delay = draw_delay_s(behaviour.delay, provider.rng)
-            if delay:
-                await asyncio.sleep(delay)
-            if provider.chance(behaviour.error_rate):
-                MISBEHAVIOURS.labels(kind="error").inc()
-                return error(500, "api_error", "internal error (injected, nothing was processed)")
             request_hash = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
             try:
                 replay = provider.begin(kind, key, request_hash)
@@ -156,6 +151,13 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 return JSONResponse(replay.body, status_code=replay.status_code,
                                     headers={"Idempotent-Replayed": "true"})
             try:
+                # The key stays in flight through the delay, as it would at a slow provider.
+                delay = draw_delay_s(behaviour.delay, provider.rng)
+                if delay:
+                    await asyncio.sleep(delay)
+                if provider.chance(behaviour.error_rate):
+                    MISBEHAVIOURS.labels(kind="error").inc()
+                    return error(500, "api_error", "internal error (injected, nothing was processed)")
                 outcome = provider.create(kind, fields, key, request_hash)
                 await ledger.committed()
             finally:

@@ -108,14 +108,17 @@ class Provider:
         if key is None:
             return None
         scope = (kind.value, key)
+        # In flight is checked first: the first request's idempotency row is already visible on
+        # this connection before its group commit, and replaying it then would acknowledge
+        # something a SIGKILL could still take back.
+        if scope in self._in_flight:
+            raise InFlight
         stored = self.ledger.one("SELECT request_hash, status_code, body FROM idempotency WHERE scope=? AND key=?",
                                  scope)
         if stored is not None:
             if stored["request_hash"] != request_hash:
                 raise KeyReused
             return Outcome(stored["status_code"], json.loads(stored["body"]), replayed=True)
-        if scope in self._in_flight:
-            raise InFlight
         self._in_flight.add(scope)
         return None
 
