@@ -21,7 +21,7 @@ from mock_provider.signing import verify  # the provider's signature scheme, as 
 from order_service.config import Settings
 from order_service.db import Conn, Database, Unavailable
 from order_service.kinds import KINDS, Kind
-from order_service.metrics import ACTIONS, CALLBACKS_SEEN, PROVIDER_CALLS
+from order_service.metrics import ACTIONS, BACKGROUND_WRITES_FAILED, CALLBACKS_SEEN, PROVIDER_CALLS
 from order_service.provider_client import ProviderClient, Result
 from order_service.variants import Flags
 
@@ -67,6 +67,7 @@ class Service:
         try:
             created, _ = await self._insert(kind, request)
         except (Unavailable, Conflict) as exc:
+            BACKGROUND_WRITES_FAILED.labels(kind=kind.name).inc()
             log.warning(json.dumps({"event": "background_insert_failed", "id": request[kind.id_field],
                                     "error": str(exc)}))
             return

@@ -10,3 +10,6 @@ PROVIDER_CALLS = Counter("provider_calls_total", "Provider submissions by outcom
                          registry=REGISTRY)
 ACTIONS = Counter("reconciler_actions_total", "Reconciler decisions", ["kind", "action"], registry=REGISTRY)
 CALLBACKS_SEEN = Counter("callbacks_total", "Provider callbacks by outcome", ["outcome"], registry=REGISTRY)
+BACKGROUND_WRITES_FAILED = Counter("background_writes_failed_total",
+                                   "Rows acknowledged to the client but not written (ack-before-commit only)",
+                                   ["kind"], registry=REGISTRY)
