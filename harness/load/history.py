@@ -98,19 +98,30 @@ def history_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl"))
 
 
-def iter_events(directory: Path) -> Iterator[dict[str, Any]]:
-    """Every event of every process, one file after the other.
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every event of one history file.
 
-    A torn last line (a process killed mid-write) is skipped: it is at most the end of a batch
-    whose invokes are then read as unmatched, which is ``info``.
+    The whole file is parsed in one call (a JSON array made of its lines), which is several
+    times faster than a call per line; a file with a torn or blank line (a process killed
+    mid-write) falls back to line by line, skipping what does not parse. A torn line is at
+    most the end of a batch whose invokes are then read as unmatched, which is ``info``.
     """
-    for path in history_files(directory):
-        for line in path.read_bytes().splitlines():
-            if not line.strip():
-                continue
+    data = path.read_bytes().strip()
+    if not data:
+        return []
+    try:
+        events = orjson.loads(b"[" + data.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        events = []
+        for line in data.splitlines():
             try:
-                event = orjson.loads(line)
+                events.append(orjson.loads(line))
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(event, dict):
-                yield event
+    return [event for event in events if isinstance(event, dict)]
+
+
+def iter_events(directory: Path) -> Iterator[dict[str, Any]]:
+    """Every event of every process, one file after the other, each in the order it was written."""
+    for path in history_files(directory):
+        yield from read_events(path)
