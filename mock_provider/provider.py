@@ -132,14 +132,15 @@ class Provider:
         now = time.time()
         seq = self.ledger.next_seq()
         record_id = self.new_id(kind, seq)
+        created_at = iso(now)
         self.ledger.execute(
             "INSERT INTO records (id, object, merchant_id, amount_minor, currency, destination, callback_url, status,"
             " idempotency_key, created_at, settled_at, settle_after, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (record_id, kind.value, fields[kind.merchant_field], fields["amount_minor"], fields["currency"],
-             fields.get("destination"), fields["callback_url"], "processing", key, iso(now), None,
+             fields.get("destination"), fields["callback_url"], "processing", key, created_at, None,
              now + self.behaviour.settle_delay_ms / 1000, seq))
         body = {"id": record_id, kind.merchant_field: fields[kind.merchant_field], "status": "processing",
-                "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": iso(now)}
+                "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": created_at}
         if kind is Kind.PAYOUT:
             body["destination"] = fields.get("destination")
         if key is not None:
