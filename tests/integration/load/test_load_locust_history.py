@@ -1,0 +1,123 @@
+"""The real locustfile, in a real ``locust`` subprocess, against a tiny contract server that hangs
+now and then: the history it writes must be well formed (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.load import LoadShape, iter_events, locust_command
+
+SERVER = Path(__file__).with_name("load_contract_server.py")
+RUN_ID = "rit01"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture
+def hanging_server(tmp_path: Path) -> Iterator[str]:
+    """The contract server, hanging every 6th submission for 3 s (the clients time out after 1 s)."""
+    port = _free_port()
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--hang-every", "6",
+                             "--hang-seconds", "3"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"contract server did not come up; see {tmp_path / 'server.log'}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _run_locust(url: str, tmp_path: Path) -> list[dict[str, Any]]:
+    shape = LoadShape(users=6, spawn_rate=6, duration_s=4, duplicates=0.5, request_timeout_s=1.0,
+                      mix={"order": 6, "payout": 2, "get_order": 1, "get_payout": 1})
+    argv, env = locust_command(shape, host=url, history_dir=tmp_path / "history", locust_dir=tmp_path / "locust",
+                               seed=11, run_id=RUN_ID)
+    log = (tmp_path / "locust.log").open("wb")
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        _stop(proc)
+        log.close()
+    assert code in (0, 1), (tmp_path / "locust.log").read_text()[-2000:]
+    return list(iter_events(tmp_path / "history"))
+
+
+def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_server: str, tmp_path: Path) -> None:
+    events = _run_locust(hanging_server, tmp_path)
+    assert (tmp_path / "locust" / "locust_stats.csv").exists() and (tmp_path / "locust" / "report.html").exists()
+    assert len(events) > 50
+
+    open_ops: dict[tuple[Any, ...], dict[str, Any]] = {}
+    completions = collections.Counter[str]()
+    attempts: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+    for event in events:
+        key = (event["process"], event["op"], event["id"], event["attempt"])
+        if event["type"] == "invoke":
+            assert key not in open_ops, f"two invokes in flight for {key}"
+            open_ops[key] = event
+            if event["op"] in ("order", "payout"):
+                attempts[(event["op"], event["id"])].append(event["attempt"])
+                assert re.fullmatch(rf"{RUN_ID}-[op]-\d+-\d+", event["id"])
+                assert event["value"]["amount_minor"] > 0
+        else:
+            invoke = open_ops.pop(key, None)
+            assert invoke is not None, f"a {event['type']} without its invoke: {event}"
+            assert event["time"] >= invoke["time"]
+            completions[event["type"]] += 1
+    assert not open_ops, f"invokes without a completion after a clean stop: {list(open_ops)[:3]}"
+
+    # Duplicates reuse the id with a higher attempt, each attempt once.
+    duplicated = {k: a for k, a in attempts.items() if len(a) > 1}
+    assert duplicated, "expected duplicate submissions with duplicates=0.5"
+    for ids_attempts in attempts.values():
+        assert sorted(ids_attempts) == list(range(1, len(ids_attempts) + 1))
+
+    # The hanging server makes clients time out: unknown outcomes, never a success or failure.
+    infos = [e for e in events if e["type"] == "info"]
+    assert infos and all(e["status"] is None for e in infos)
+    assert any("timed out" in (e["error"] or "").lower() or "timeout" in (e["error"] or "").lower() for e in infos)
+    assert completions["ok"] > completions["info"]
+    # An unknown outcome is resent with the same id and a higher attempt.
+    resent = [e for e in infos if e["op"] in ("order", "payout")
+              and max(attempts[(e["op"], e["id"])]) > e["attempt"]]
+    assert resent
