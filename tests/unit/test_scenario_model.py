@@ -8,7 +8,7 @@ import pytest
 
 from harness._paths import scenarios_dir
 from harness.checker.model import Category
-from harness.faults import REGISTRY
+from harness.faults import REGISTRY, make_fault
 from harness.scenario import (
     Metric,
     Nemesis,
@@ -139,3 +139,10 @@ def test_expect_categories_are_violations() -> None:
     for path in BUILT_IN:
         for category in load_scenario(path).expect.values():
             assert Category(category).violation
+
+
+@pytest.mark.parametrize("path", BUILT_IN, ids=[p.stem for p in BUILT_IN])
+def test_scheduled_params_make_the_same_fault_again(path: Path) -> None:
+    """The orchestrator makes faults from resolved params; they must parse to themselves."""
+    for fault in load_scenario(path).schedule():
+        assert make_fault(fault.name, fault.kind, fault.params).values == fault.params
