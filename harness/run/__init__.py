@@ -8,3 +8,9 @@ time to consistency), the SUT's state and the provider's ledger are read directl
 checker joins them with the history. Everything the verdict and the report need lands in the
 run directory, so ``orderquake check`` and ``orderquake report`` work from it alone.
 """
+
+from harness.run.request import RunOutcome, RunRequest
+from harness.run.rundir import RunDir
+from harness.run.runner import run
+
+__all__ = ["RunDir", "RunOutcome", "RunRequest", "run"]

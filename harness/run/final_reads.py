@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import psycopg
@@ -19,18 +19,11 @@ from psycopg.rows import dict_row
 
 from harness._exceptions import InfrastructureError, UsageError
 from harness.run.rundir import RunDir
+from harness.target import TargetState
 
 _LEDGERS = {"orders": "provider_orders.ndjson", "payouts": "provider_payouts.ndjson",
             "callbacks": "provider_callbacks.ndjson"}
 _READ_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-
-class StateQueries(Protocol):
-    """The ``state`` section of a target file (DESIGN.md section 4)."""
-
-    orders_sql: str
-    payouts_sql: str
-    status_map: Mapping[str, str]
 
 
 def _mapped(row: dict[str, Any], status_map: Mapping[str, str]) -> dict[str, Any]:
@@ -52,7 +45,7 @@ def _query(database_url: str, sql: str, what: str) -> list[dict[str, Any]]:
                                   f"{str(exc).strip()}") from exc
 
 
-def read_sut_state(database_url: str, queries: StateQueries, run_dir: RunDir) -> dict[str, int]:
+def read_sut_state(database_url: str, queries: TargetState, run_dir: RunDir) -> dict[str, int]:
     """Run the target's SQL, map statuses to contract names, save ``state/sut_*.jsonl``."""
     counts = {}
     for kind, sql in (("orders", queries.orders_sql), ("payouts", queries.payouts_sql)):
@@ -72,7 +65,7 @@ def pending_names(status_map: Mapping[str, str]) -> list[str]:
     return sorted(names)
 
 
-def count_pending(database_url: str, queries: StateQueries) -> int:
+def count_pending(database_url: str, queries: TargetState) -> int:
     """How many orders and payouts the SUT still holds in a non-terminal state."""
     names = pending_names(queries.status_map)
     total = 0

@@ -20,6 +20,7 @@ class RunRequest:
     duration: float | None = None
     users: int | None = None
     workers: int = 0
+    soak: bool = False
     out: Path | None = None
     allow_remote: bool = False
 

@@ -1,0 +1,142 @@
+"""``orderquake run`` and ``orderquake suite``: scenarios against a target, with a verdict each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness._exceptions import ExitCode, UsageError
+from harness._paths import scenarios_dir
+from harness._units import parse_duration
+from harness.report import write_suite_junit
+from harness.run import RunOutcome, RunRequest, run
+
+# When several runs end differently, the suite's exit code is the one that needs acting on first.
+_PRECEDENCE = [ExitCode.INTERRUPTED, ExitCode.INFRASTRUCTURE, ExitCode.USAGE, ExitCode.VIOLATION,
+               ExitCode.SLO_BREACH, ExitCode.PASS]
+
+
+def worst(codes: list[int]) -> int:
+    """The exit code of a set of runs: interrupted > infrastructure > usage > violation > SLO > pass."""
+    for code in _PRECEDENCE:
+        if int(code) in codes:
+            return int(code)
+    return int(ExitCode.PASS)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options a run takes; shared by ``run``, ``suite`` and ``matrix``."""
+    parser.add_argument("--target", type=Path, help="target file of the SUT (default: the reference service)")
+    parser.add_argument("--variant", help="the reference service's variant (default: correct)")
+    parser.add_argument("--seed", type=_positive_int, help="override the scenario's seed")
+    parser.add_argument("--duration", type=_duration, help="override the load phase, e.g. 10m for a soak")
+    parser.add_argument("--users", type=_positive_int, help="override the number of Locust users")
+    parser.add_argument("--workers", type=_positive_int, default=0, help="Locust worker processes (0: one)")
+    parser.add_argument("--soak", action="store_true", help="use the scenario's soak duration (its soak: block)")
+    parser.add_argument("--out", type=Path, help="parent folder of the run directory (default: runs/)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow upstreams outside loopback (never needed on the local stage)")
+
+
+def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
+    return RunRequest(scenario=scenario, target=args.target, variant=args.variant, seed=args.seed,
+                      duration=args.duration, users=args.users, workers=args.workers, soak=args.soak,
+                      out=args.out, allow_remote=args.allow_remote)
+
+
+def summary(outcome: RunOutcome) -> str:
+    """A few lines a person reads at the end of a run."""
+    verdict: dict[str, Any] = outcome.verdict
+    counts = verdict.get("counts", {})
+    lines = [f"verdict: {verdict['verdict'].upper()} (exit {verdict['exit_code']}) - {verdict['scenario']} "
+             f"against {verdict['target']} ({verdict['variant']}), seed {verdict['seed']}",
+             f"  operations: {counts.get('attempted', 0)} attempted, {counts.get('ok', 0)} ok, "
+             f"{counts.get('fail', 0)} fail, {counts.get('info', 0)} unknown; "
+             f"recovery {verdict.get('recovery_seconds')} s"]
+    for category, entry in sorted(verdict.get("invariants", {}).items()):
+        if entry.get("count"):
+            mark = "VIOLATION" if entry.get("violation") else "reported"
+            examples = ", ".join(str(e.get("id", e)) if isinstance(e, dict) else str(e)
+                                 for e in entry.get("examples", [])[:3])
+            lines.append(f"  {category}: {entry['count']} ({mark}) e.g. {examples}")
+    for slo in verdict.get("slo", []):
+        lines.append(f"  slo {slo['rule']}: observed {slo['observed']} -> {'ok' if slo['pass'] else 'BREACH'}")
+    if verdict.get("reason"):
+        lines.append(f"  note: {verdict['reason']}")
+    lines.append(f"  report: {outcome.run_dir.report}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.scenario.exists():
+        raise UsageError(f"scenario file {args.scenario} not found: give a path, or one of "
+                         f"{', '.join(sorted(p.stem for p in scenarios_dir().glob('*.yaml')))} "
+                         f"from {scenarios_dir()}")
+    outcome = run(request_for(args.scenario, args))
+    print(summary(outcome))
+    return outcome.exit_code
+
+
+def _resolve(path_text: str) -> list[Path]:
+    path = Path(path_text)
+    if path.is_dir():
+        return sorted(path.glob("*.yaml"))
+    if path.exists():
+        return [path]
+    builtin = scenarios_dir() / f"{path_text}.yaml"
+    if builtin.exists():
+        return [builtin]
+    raise UsageError(f"scenario {path_text!r} not found: expected a file, a folder of .yaml files or a built-in "
+                     f"name ({', '.join(sorted(p.stem for p in scenarios_dir().glob('*.yaml')))})")
+
+
+def _suite(args: argparse.Namespace) -> int:
+    paths = [p for text in (args.paths or [str(scenarios_dir())]) for p in _resolve(text)]
+    verdicts = []
+    codes = []
+    for path in paths:
+        outcome = run(request_for(path, args))
+        print(summary(outcome), flush=True)
+        verdicts.append(outcome.verdict)
+        codes.append(outcome.exit_code)
+        if outcome.exit_code == ExitCode.INTERRUPTED:
+            break
+    if args.junit:
+        write_suite_junit(verdicts, args.junit)
+    code = worst(codes)
+    print(f"suite: {len(codes)} run(s); exit {code}", file=sys.stderr)
+    return code
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="run one scenario and print its verdict",
+                                   description="Run one scenario against a target on the local stage.")
+    parser.add_argument("scenario", type=Path, help="scenario file (YAML)")
+    add_run_options(parser)
+    parser.set_defaults(handler=_run)
+
+    suite = subparsers.add_parser("suite", help="run several scenarios; one JUnit file for CI",
+                                  description="Run scenarios one after another (default: every built-in).")
+    suite.add_argument("paths", nargs="*", help="scenario files, folders, or built-in names")
+    suite.add_argument("--junit", type=Path, help="write one JUnit XML file for the whole suite")
+    add_run_options(suite)
+    suite.set_defaults(handler=_suite)

@@ -1,0 +1,201 @@
+"""One run, end to end: the shape of Jepsen's test, on the local stage.
+
+    set up stage ─> load + fault schedule ─> heal ─> recovery (time to consistency)
+    ─> final reads ─> check ─> verdict.json, junit.xml, report.html
+
+Whatever happens (a broken fault, an infrastructure error, SIGINT or SIGTERM), the ``finally``
+heals every fault, stops Locust and the stage, and keeps what was recorded; the verdict is then
+``unknown`` unless the final reads completed. Nothing in here is a correctness decision: that is
+the pure checker's.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from harness._exceptions import ExitCode, Interrupted, OrderquakeError
+from harness.checker import check, load_inputs
+from harness.checker.model import SloOutcome
+from harness.faults import REGISTRY
+from harness.faults.base import FaultContext
+from harness.load import LoadShape, iter_events, locust_commands
+from harness.report import write_html, write_junit
+from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
+from harness.run.load_process import LoadProcess
+from harness.run.metrics import client_metrics
+from harness.run.recovery import Recovery, wait_for_consistency
+from harness.run.request import RunOutcome, RunRequest
+from harness.run.rundir import RunDir
+from harness.run.schedule import FaultScheduler, Planned
+from harness.run.signals import interruptible, shielded
+from harness.scenario import Overrides, Scenario, load_scenario
+from harness.stage import LocalStage, StageConfig
+from harness.target import Target, load_target
+
+_LOCUST_GRACE_S = 60.0
+
+
+@dataclass
+class _Progress:
+    """What the run got through before it ended, for the verdict of an unfinished run."""
+
+    load_started_wall: float | None = None
+    load_seconds: float = 0.0
+    recovery: Recovery | None = None
+    reason: str | None = None
+    error_code: ExitCode | None = None
+    interrupted: bool = False
+    fault_errors: list[str] = field(default_factory=list)
+
+
+def _planned(scenario: Scenario, ctx: FaultContext) -> list[Planned]:
+    plan = []
+    for scheduled in scenario.schedule():
+        fault = REGISTRY[scheduled.kind](scheduled.name, scheduled.params)
+        plan.append(Planned(
+            name=scheduled.name, kind=scheduled.kind, at=scheduled.at, duration=scheduled.duration,
+            params=dict(scheduled.params), apply=partial(fault.apply, ctx), heal=partial(fault.heal, ctx)))
+    return plan
+
+
+def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: RunDir, progress: _Progress,
+           echo: Callable[[str], None]) -> None:
+    stage: LocalStage | None = None
+    load: LoadProcess | None = None
+    scheduler: FaultScheduler | None = None
+    try:
+        echo(f"stage: starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
+             f"({request.variant or 'correct'})")
+        stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
+                                             variant=request.variant, log_dir=run_dir.logs,
+                                             allow_remote=request.allow_remote))
+        ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
+        shape = load_shape(scenario)
+        commands = locust_commands(shape, host=stage.client_url, history_dir=run_dir.history,
+                                   locust_dir=run_dir.locust, seed=scenario.seed, run_id=run_dir.run_id,
+                                   workers=request.workers)
+        echo(f"load: {shape.users} users for {scenario.duration:g} s; faults: {len(list(scenario.schedule()))}")
+        progress.load_started_wall = time.time()
+        load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
+        stage.register_process("locust", load.pids)
+        scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
+        scheduler.start(origin=load.started)
+        load.wait(timeout_s=scenario.duration + shape.stop_timeout_s + _LOCUST_GRACE_S)
+        progress.load_seconds = time.monotonic() - load.started
+        with shielded():
+            scheduler.stop()
+            stage.heal()
+        echo(f"recovery: waiting up to {scenario.recovery_deadline:g} s for the pending backlog to drain")
+        progress.recovery = wait_for_consistency(
+            lambda: count_pending(stage.sut_database_url, target.state),
+            deadline_s=scenario.recovery_deadline, run_dir=run_dir)
+        counts = read_sut_state(stage.sut_database_url, target.state, run_dir)
+        counts.update({f"provider_{k}": v for k, v in read_provider_ledger(stage.provider_url, run_dir).items()})
+        mark_complete(run_dir, counts)
+    except Interrupted as exc:
+        progress.interrupted = True
+        progress.reason = str(exc)
+    except OrderquakeError as exc:
+        progress.reason, progress.error_code = str(exc), exc.exit_code
+    finally:
+        with shielded():
+            if scheduler is not None:
+                scheduler.stop()
+                progress.fault_errors = list(scheduler.errors)
+            if load is not None:
+                load.stop()
+                if not progress.load_seconds:
+                    progress.load_seconds = time.monotonic() - load.started
+            if stage is not None:
+                stage.stop()
+
+
+def _slo_results(scenario: Scenario, observed: dict[str, float | None]) -> list[dict[str, Any]]:
+    results = []
+    for rule in scenario.slo:
+        value, passed = rule.evaluate(observed)
+        results.append({"rule": rule.text, "observed": value, "pass": passed})
+    return results
+
+
+def load_shape(scenario: Scenario) -> LoadShape:
+    """The scenario's load as Locust is told it."""
+    load = scenario.load
+    return LoadShape(users=load.users, spawn_rate=load.spawn_rate, duration_s=scenario.duration,
+                     mix=load.mix_json(), duplicates=load.duplicates, request_timeout_s=load.request_timeout)
+
+
+def _exit_code(verdict: str, slo: list[dict[str, Any]], progress: _Progress) -> ExitCode:
+    if progress.interrupted:
+        return ExitCode.INTERRUPTED
+    if verdict == "fail":
+        return ExitCode.VIOLATION
+    if verdict != "pass":
+        return progress.error_code or ExitCode.INFRASTRUCTURE
+    return ExitCode.SLO_BREACH if any(not s["pass"] for s in slo) else ExitCode.PASS
+
+
+def finish(run_dir: RunDir, *, scenario: Scenario, target: Target, variant: str, started: datetime,
+           progress: _Progress) -> dict[str, Any]:
+    """Check the artifacts, evaluate the SLOs, write verdict.json, run.json, junit.xml, report.html."""
+    result = check(load_inputs(run_dir.path))
+    metrics = client_metrics(iter_events(run_dir.history), load_seconds=progress.load_seconds,
+                             origin_wall=progress.load_started_wall or 0.0)
+    recovery_seconds = progress.recovery.seconds if progress.recovery else result.recovery_seconds
+    slo = _slo_results(scenario, metrics.observed(recovery_seconds))
+    finished = datetime.now(UTC)
+    result = result.with_run(scenario=scenario.name, seed=scenario.seed, target=target.name, variant=variant,
+                             slo=[SloOutcome(rule=s["rule"], observed=s["observed"], passed=s["pass"]) for s in slo],
+                             started=started.isoformat(), finished=finished.isoformat(),
+                             recovery_seconds=recovery_seconds)
+    payload = result.to_json()
+    verdict_word = payload["verdict"]
+    if verdict_word == "pass" and progress.fault_errors and progress.error_code is None:
+        # A fault that did not apply or heal means the run did not test what its scenario says.
+        progress.error_code = ExitCode.INFRASTRUCTURE
+        progress.reason = "a fault failed: " + "; ".join(progress.fault_errors)
+    if progress.interrupted or (progress.error_code is not None and verdict_word == "pass"):
+        verdict_word = "unknown"
+    code = _exit_code(verdict_word, slo, progress)
+    payload.update({
+        "verdict": verdict_word, "exit_code": int(code), "reason": progress.reason or payload.get("reason"),
+        "duration_seconds": round((finished - started).total_seconds(), 3), "fault_errors": progress.fault_errors,
+    })
+    run_dir.write_json(run_dir.verdict, payload)
+    run_dir.write_json(run_dir.run_info, {
+        "load_seconds": progress.load_seconds, "load_started_wall": progress.load_started_wall,
+        "metrics": {k: v for k, v in vars(metrics).items() if k != "timeline"},
+        "timeline": metrics.timeline, "interrupted": progress.interrupted})
+    write_junit(payload, run_dir.junit)
+    write_html(run_dir.path)
+    return payload
+
+
+def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run one scenario against one target and return the verdict; see the module docstring."""
+    say = echo or (lambda line: print(line, file=sys.stderr))
+    scenario = load_scenario(request.scenario, overrides=Overrides(
+        seed=request.seed, duration=request.duration, users=request.users, soak=request.soak))
+    target = load_target(request.target)
+    variant = request.variant or "correct"
+    run_dir = RunDir.create(scenario.name, out=request.out)
+    run_dir.scenario.write_text(scenario.to_yaml())
+    run_dir.target.write_text(target.to_yaml())
+    say(f"run: {scenario.name} (seed {scenario.seed}) -> {run_dir.path}")
+    started = datetime.now(UTC)
+    progress = _Progress()
+    try:
+        with interruptible():
+            _drive(scenario, target, request, run_dir, progress, say)
+    except Interrupted as exc:  # a signal that arrived between the stage's own handlers
+        progress.interrupted, progress.reason = True, str(exc)
+    verdict = finish(run_dir, scenario=scenario, target=target, variant=variant, started=started,
+                     progress=progress)
+    return RunOutcome(run_dir=run_dir, verdict=verdict)
