@@ -66,6 +66,9 @@ class _Reader:
             raise self.fail(path, str(exc)) from None
 
     def duration(self, value: Any, path: Path_) -> float:
+        if isinstance(value, str) and value.strip().startswith("-"):
+            # parse_duration would only say the text is not a duration; the sign is the mistake
+            raise self.fail(path, f"expected a duration of zero or more like '15s', got {value!r}")
         return self.convert(path, value, lambda v: parse_duration(v, name=render_path(path)))
 
     def whole(self, value: Any, path: Path_, minimum: int) -> int:
