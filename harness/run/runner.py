@@ -12,6 +12,7 @@ the pure checker's.
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -115,6 +116,8 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
                     progress.load_seconds = time.monotonic() - load.started
             if stage is not None:
                 stage.stop()
+                # The database files are large and their content is saved in state/; the logs stay.
+                shutil.rmtree(stage.postgres.data_dir, ignore_errors=True)
 
 
 def _slo_results(scenario: Scenario, observed: dict[str, float | None]) -> list[dict[str, Any]]:
