@@ -44,14 +44,19 @@ def _duration(text: str) -> float:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options a run takes; shared by ``run``, ``suite`` and ``matrix``."""
-    parser.add_argument("--target", type=Path, help="target file of the SUT (default: the reference service)")
+    """The options of one run (``run`` and ``suite``)."""
     parser.add_argument("--variant", help="the reference service's variant (default: correct)")
     parser.add_argument("--seed", type=_positive_int, help="override the scenario's seed")
+    parser.add_argument("--soak", action="store_true", help="use the scenario's soak duration (its soak: block)")
+    add_target_options(parser)
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``run``, ``suite`` and ``matrix``."""
+    parser.add_argument("--target", type=Path, help="target file of the SUT (default: the reference service)")
     parser.add_argument("--duration", type=_duration, help="override the load phase, e.g. 10m for a soak")
     parser.add_argument("--users", type=_positive_int, help="override the number of Locust users")
     parser.add_argument("--workers", type=_positive_int, default=0, help="Locust worker processes (0: one)")
-    parser.add_argument("--soak", action="store_true", help="use the scenario's soak duration (its soak: block)")
     parser.add_argument("--out", type=Path, help="parent folder of the run directory (default: runs/)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow upstreams outside loopback (never needed on the local stage)")
