@@ -23,7 +23,6 @@ def main() -> int:
         print(f"order_service: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(settings, Variant(args.variant))
     uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", backlog=4096, timeout_keep_alive=30)

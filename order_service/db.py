@@ -1,13 +1,14 @@
 """The service's database: schema (created on start, idempotently) and a pool that rides out outages.
 
-Every statement runs through ``Database.run``, which retries once on a broken connection: after
-a PostgreSQL restart every pooled connection is dead, and the first use of each should not
-become a user-visible error when a fresh connection would work.
+Connections are in autocommit mode: most of the service's writes are one statement each
+(``Database.one``), a single round trip; ``Database.run`` wraps several in one transaction.
+Both retry once on a broken connection: after a PostgreSQL restart every pooled connection is
+dead, and the first use of each should not become a user-visible error when a fresh one works.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -50,7 +51,7 @@ class Database:
     def __init__(self, url: str, size: int) -> None:
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url, min_size=min(4, size), max_size=size, open=False, timeout=3.0,
-            kwargs={"row_factory": dict_row, "connect_timeout": 3, "autocommit": False},
+            kwargs={"row_factory": dict_row, "connect_timeout": 3, "autocommit": True},
             reconnect_timeout=3600)
 
     async def open(self) -> None:
@@ -67,9 +68,22 @@ class Database:
 
     async def run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction; a dead connection gets one retry on a fresh one."""
+        async def in_transaction(conn: Conn) -> T:
+            async with conn.transaction():
+                return await work(conn)
+        return await self._with_connection(in_transaction)
+
+    async def one(self, sql: bytes, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
+        """One statement on its own (autocommit): its first row, if any."""
+        async def execute(conn: Conn) -> dict[str, Any] | None:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchone() if cursor.description is not None else None
+        return await self._with_connection(execute)
+
+    async def _with_connection(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         for attempt in (1, 2):
             try:
-                async with self.pool.connection() as conn, conn.transaction():
+                async with self.pool.connection() as conn:
                     return await work(conn)
             except PoolTimeout as exc:
                 raise Unavailable(f"no database connection: {exc}") from exc

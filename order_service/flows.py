@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mock_provider.signing import verify  # the provider's signature scheme, as its SDK would ship it
 from order_service.config import Settings
 from order_service.db import Conn, Database, Unavailable
@@ -30,6 +32,28 @@ log = logging.getLogger("order_service")
 
 class Conflict(Exception):
     """The id exists with a different amount, currency or account."""
+
+
+def _apply_sql(kind: Kind) -> bytes:
+    """Apply a callback in one statement: lock the row, check the claim, remember the event, settle.
+
+    Nothing is remembered or changed unless the row exists and matches (so a callback that came
+    too early can be delivered again); with ``verify`` off (the no-signature-check bug) the
+    claim is neither checked nor remembered. The counts tell the caller which case it was.
+    """
+    table, key = kind.table, kind.id_field
+    return f"""
+        WITH cur AS (SELECT amount_minor, currency, provider_id FROM {table} WHERE {key} = %(id)s FOR UPDATE),
+        ok AS (SELECT 1 FROM cur WHERE NOT %(verify)s OR (amount_minor = %(amount)s AND currency = %(currency)s
+                                                         AND (provider_id IS NULL OR provider_id = %(pid)s))),
+        ev AS (INSERT INTO seen_events (event_id) SELECT %(event)s FROM ok WHERE %(verify)s
+               ON CONFLICT DO NOTHING RETURNING 1),
+        upd AS (UPDATE {table} SET status = %(status)s, provider_id = COALESCE(provider_id, %(pid)s),
+                       updated_at = now()
+                WHERE {key} = %(id)s AND status = 'pending' AND EXISTS (SELECT 1 FROM ok)
+                  AND (NOT %(verify)s OR EXISTS (SELECT 1 FROM ev)) RETURNING 1)
+        SELECT (SELECT count(*) FROM cur) AS known, (SELECT count(*) FROM ok) AS matches,
+               (SELECT count(*) FROM ev) AS fresh, (SELECT count(*) FROM upd) AS updated""".encode()
 
 
 class Rejected(Exception):
@@ -75,26 +99,21 @@ class Service:
             await self._submit(kind, request)
 
     async def _insert(self, kind: Kind, request: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        async def insert(conn: Conn) -> tuple[bool, dict[str, Any]]:
-            cursor = await conn.execute(
-                f"INSERT INTO {kind.table} ({kind.id_field}, account_id, amount_minor, currency) "
-                f"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *".encode(),
-                (request[kind.id_field], request["account_id"], request["amount_minor"], request["currency"]))
-            row = await cursor.fetchone()
-            if row is not None:
-                return True, row
-            cursor = await conn.execute(f"SELECT * FROM {kind.table} WHERE {kind.id_field} = %s".encode(),
-                                        (request[kind.id_field],))
-            existing = await cursor.fetchone()
-            assert existing is not None
-            return False, existing
-
-        created, row = await self.db.run(insert)
-        if not created and (row["amount_minor"], row["currency"], row["account_id"]) != (
+        row = await self.db.one(
+            f"INSERT INTO {kind.table} ({kind.id_field}, account_id, amount_minor, currency) "
+            f"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *".encode(),
+            (request[kind.id_field], request["account_id"], request["amount_minor"], request["currency"]))
+        if row is not None:
+            return True, row
+        existing = await self.db.one(f"SELECT * FROM {kind.table} WHERE {kind.id_field} = %s".encode(),
+                                     (request[kind.id_field],))
+        if existing is None:
+            raise Unavailable(f"{kind.id_field} {request[kind.id_field]} conflicted but cannot be read back")
+        if (existing["amount_minor"], existing["currency"], existing["account_id"]) != (
                 request["amount_minor"], request["currency"], request["account_id"]):
             raise Conflict(f"{kind.id_field} {request[kind.id_field]} exists with a different amount, currency "
                            "or account")
-        return created, row
+        return False, existing
 
     def provider_body(self, kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
         body = {kind.merchant_field: row[kind.id_field], "amount_minor": row["amount_minor"],
@@ -126,49 +145,35 @@ class Service:
         provider_status = record.get("status")
         new_status = provider_status if provider_status in (kind.success, kind.refusal) else None
 
-        async def update(conn: Conn) -> str:
-            cursor = await conn.execute(
+        try:
+            row = await self.db.one(
                 f"UPDATE {kind.table} SET provider_id = COALESCE(provider_id, %s), updated_at = now(), "
                 f"status = CASE WHEN status = 'pending' AND %s::text IS NOT NULL THEN %s ELSE status END "
                 f"WHERE {kind.id_field} = %s RETURNING status".encode(),
                 (record.get("id"), new_status, new_status, record_id))
-            row = await cursor.fetchone()
-            return str(row["status"]) if row else "pending"
-
-        try:
-            return await self.db.run(update)
         except Unavailable:
             return "pending"  # the row is durable as pending; the reconciler will catch up
+        return str(row["status"]) if row else "pending"
 
     async def _set_terminal(self, kind: Kind, record_id: str, status: str, error: str | None) -> str:
-        async def update(conn: Conn) -> str:
-            cursor = await conn.execute(
+        try:
+            row = await self.db.one(
                 f"UPDATE {kind.table} SET status = %s, last_error = %s, updated_at = now() "
                 f"WHERE {kind.id_field} = %s AND status = 'pending' RETURNING status".encode(),
                 (status, error, record_id))
-            row = await cursor.fetchone()
-            return str(row["status"]) if row else "pending"
-
-        try:
-            return await self.db.run(update)
         except Unavailable:
             return "pending"
+        return str(row["status"]) if row else "pending"
 
     async def _note(self, kind: Kind, record_id: str, error: str | None) -> None:
-        async def update(conn: Conn) -> None:
-            await conn.execute(f"UPDATE {kind.table} SET last_error = %s WHERE {kind.id_field} = %s".encode(),
-                               (error, record_id))
         with contextlib.suppress(Unavailable):
-            await self.db.run(update)
+            await self.db.one(f"UPDATE {kind.table} SET last_error = %s WHERE {kind.id_field} = %s".encode(),
+                              (error, record_id))
 
     # ---- read --------------------------------------------------------------------------------
     async def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
-        async def select(conn: Conn) -> dict[str, Any] | None:
-            cursor = await conn.execute(
-                f"SELECT {kind.id_field}, status, amount_minor, currency FROM {kind.table} "
-                f"WHERE {kind.id_field} = %s".encode(), (record_id,))
-            return await cursor.fetchone()
-        return await self.db.run(select)
+        return await self.db.one(f"SELECT {kind.id_field}, status, amount_minor, currency FROM {kind.table} "
+                                 f"WHERE {kind.id_field} = %s".encode(), (record_id,))
 
     # ---- callbacks ---------------------------------------------------------------------------
     async def apply_callback(self, raw: bytes, signature: str | None) -> str:
@@ -180,7 +185,7 @@ class Service:
             CALLBACKS_SEEN.labels(outcome="bad_signature").inc()
             raise Rejected(401, "missing, invalid or stale Provider-Signature")
         try:
-            event = json.loads(raw)
+            event = orjson.loads(raw)
             event_id = str(event["event_id"])
             object_name, status = str(event["type"]).split(".", 1)
             kind = KINDS[object_name]
@@ -192,30 +197,20 @@ class Service:
         if status not in (kind.success, kind.refusal):
             raise Rejected(400, f"unexpected event type {event['type']!r}")
 
-        async def apply(conn: Conn) -> str:
-            if self.flags.verify_callbacks:
-                seen = await conn.execute(
-                    b"INSERT INTO seen_events (event_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING event_id",
-                    (event_id,))
-                if await seen.fetchone() is None:
-                    return "replay"
-            cursor = await conn.execute(f"SELECT * FROM {kind.table} WHERE {kind.id_field} = %s FOR UPDATE".encode(),
-                                        (record_id,))
-            row = await cursor.fetchone()
-            if row is None:
-                raise Rejected(404, f"unknown {kind.name} {record_id}")
-            if self.flags.verify_callbacks and (
-                    record.get("amount_minor") != row["amount_minor"] or record.get("currency") != row["currency"]
-                    or (row["provider_id"] is not None and record.get("id") != row["provider_id"])):
-                raise Rejected(409, f"callback does not match {kind.name} {record_id}")
-            if row["status"] != "pending":
-                return "already_final"
-            await conn.execute(
-                f"UPDATE {kind.table} SET status = %s, provider_id = COALESCE(provider_id, %s), updated_at = now() "
-                f"WHERE {kind.id_field} = %s".encode(), (status, record.get("id"), record_id))
-            return "applied"
-
-        outcome = await self.db.run(apply)
+        amount = record.get("amount_minor")
+        claimed = {"id": record_id, "status": status, "event": event_id, "verify": self.flags.verify_callbacks,
+                   "amount": amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+                   "currency": record.get("currency") if isinstance(record.get("currency"), str) else None,
+                   "pid": record.get("id") if isinstance(record.get("id"), str) else None}
+        found = await self.db.one(_apply_sql(kind), claimed)
+        if found is None or not found["known"]:
+            raise Rejected(404, f"unknown {kind.name} {record_id}")
+        if not found["matches"]:
+            raise Rejected(409, f"callback does not match {kind.name} {record_id} (amount, currency or provider id)")
+        if self.flags.verify_callbacks and not found["fresh"]:
+            outcome = "replay"
+        else:
+            outcome = "applied" if found["updated"] else "already_final"
         CALLBACKS_SEEN.labels(outcome=outcome).inc()
         return outcome
 
@@ -278,11 +273,7 @@ class Service:
         task.add_done_callback(self._background.discard)
 
     async def pending_count(self) -> int:
-        async def count(conn: Conn) -> int:
-            total = 0
-            for kind in KINDS.values():
-                cursor = await conn.execute(f"SELECT count(*) AS n FROM {kind.table} WHERE status = 'pending'".encode())
-                row = await cursor.fetchone()
-                total += int(row["n"]) if row else 0
-            return total
-        return await self.db.run(count)
+        row = await self.db.one(" + ".join(
+            f"(SELECT count(*) FROM {kind.table} WHERE status = 'pending')" for kind in KINDS.values()
+        ).join(("SELECT ", " AS n")).encode())
+        return int(row["n"]) if row else 0
