@@ -88,6 +88,14 @@ def _validate(kind: Kind, data: Any) -> dict[str, Any]:
     return data
 
 
+def _unknown_query(request: Request, allowed: set[str]) -> Response | None:
+    """A 400 naming the first query parameter the endpoint does not take, as a strict provider answers."""
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if not unknown:
+        return None
+    return error(400, "invalid_request_error", f"unknown query parameter {unknown[0]!r}", param=unknown[0])
+
+
 def _drop_connection(request: Request) -> bool:
     """Abort the TCP connection without a response: what a client sees when a provider dies mid-reply."""
     cycle = getattr(request.receive, "__self__", None)
@@ -187,6 +195,9 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
 
     def reader(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def read(request: Request) -> Response:
+            unknown = _unknown_query(request, set())
+            if unknown is not None:
+                return unknown
             found = provider.get(kind, request.path_params["id"])
             if found is None:
                 return error(404, "invalid_request_error", f"no such {kind.value}", param="id")
@@ -195,10 +206,14 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
 
     def lister(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def listing(request: Request) -> Response:
+            unknown = _unknown_query(request, {kind.merchant_field})
+            if unknown is not None:
+                return unknown
             merchant_id = request.query_params.get(kind.merchant_field)
-            if not merchant_id:
+            if merchant_id is None or not _ID.match(merchant_id):
                 return error(400, "invalid_request_error",
-                             f"query parameter {kind.merchant_field} is required", param=kind.merchant_field)
+                             f"query parameter {kind.merchant_field} is required: 1-128 of [A-Za-z0-9._:-]",
+                             param=kind.merchant_field)
             return Json({"object": "list", "data": provider.by_merchant_id(kind, merchant_id)})
         return listing
 
