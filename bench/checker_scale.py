@@ -39,14 +39,17 @@ def generate(run_dir: Path, orders: int) -> None:
             attempts = 2 if n % 100 == 0 else 1
             out = files[process]
             for attempt in range(1, attempts + 1):
-                common = (f'"op":"order","id":"{op_id}","process":{process},"attempt":{attempt},'
-                          f'"value":{{"amount_minor":{amount},"currency":"EUR"}}')
-                out.write(f'{{"type":"invoke",{common},"time":{n * 10},"wall":1.0,"status":null,"error":null}}\n')
+                # The history writer's layout, key for key (harness.load.history.HistoryWriter).
+                head = f'"op":"order","id":"{op_id}","process":{process}'
+                tail = f'"attempt":{attempt},"value":{{"amount_minor":{amount},"currency":"EUR"}}'
+                out.write(f'{{"type":"invoke",{head},"time":{n * 10},"wall":1795416377.96,{tail},'
+                          '"status":null,"error":null}\n')
                 if n % 200 == 0 and attempt == 1:
-                    out.write(f'{{"type":"info",{common},"time":{n * 10 + 5},"wall":1.0,"status":null,'
-                              '"error":"TimeoutError: timed out"}\n')
+                    out.write(f'{{"type":"info",{head},"time":{n * 10 + 5},"wall":1795416378.96,{tail},'
+                              '"status":null,"error":"ReadTimeout: timed out"}\n')
                 else:
-                    out.write(f'{{"type":"ok",{common},"time":{n * 10 + 5},"wall":1.0,"status":201,"error":null}}\n')
+                    out.write(f'{{"type":"ok",{head},"time":{n * 10 + 5},"wall":1795416378.96,{tail},'
+                              '"status":201,"error":null}\n')
             status = "declined" if n % 20 == 0 else "succeeded"
             sut.write(f'{{"order_id":"{op_id}","status":"{status}","amount_minor":{amount}}}\n')
             ledger.write(f'{{"id":"po_{n}","merchant_order_id":"{op_id}","amount_minor":{amount},"currency":"EUR",'

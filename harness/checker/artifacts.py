@@ -10,36 +10,20 @@ read succeeded. Without the marker the verdict is ``unknown``.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
 from harness._exceptions import UsageError
-from harness.checker._jsonlines import columns, rows
-from harness.checker.inputs import (
-    CheckInputs,
-    ForgedClaim,
-    History,
-    HistorySummariser,
-    Key,
-    ProviderRecord,
-    SutRecord,
-    select_events,
-)
+from harness.checker._jsonlines import rows
+from harness.checker.history_files import read_history
+from harness.checker.inputs import CheckInputs, ForgedClaim, Key, ProviderRecord, SutRecord
 from harness.checker.model import CheckResult, Kind
-from harness.load.history import history_files, read_events
 
 COMPLETE_MARKER = Path("state") / "complete.json"
 # One shared str per status instead of a fresh copy in each of a million records.
 _STATUS = {s: s for s in ("pending", "processing", "succeeded", "declined", "paid", "rejected", "failed")}
-_ID_FIELD = re.compile(rb'"id":\s*"([^"\\]*)"')
-# The history writer's own layout, one event per line: matched in C, several times faster than
-# parsing JSON. Used only when every line of a file matches; otherwise the file is parsed as JSON.
-_FAST_EVENT = re.compile(rb'^\{"type":"(\w+)","op":"(\w+)","id":"([^"\\\n]*)",[^\n]*?"value":\{'
-                         rb'(?:"amount_minor":(-?\d+))?[^\n]*$', re.MULTILINE)
 
 
 def _amount(value: object, where: str) -> int | None:
@@ -54,42 +38,46 @@ def _amount(value: object, where: str) -> int | None:
 
 def read_sut(path: Path, kind: Kind) -> dict[str, SutRecord]:
     """``state/sut_<kind>s.jsonl``: one row per SUT record, keyed by the contract's id column."""
+    found: dict[str, SutRecord] = {}
     if not path.exists():
-        return {}
+        return found
     key = kind.sut_key
     make = tuple.__new__  # a NamedTuple's own constructor costs a Python call per row: too slow at 10**6
-    fast = columns(path.read_text(), [key, "status"], ["amount_minor"])
-    if fast is not None:
-        ids, statuses, amounts = fast
-        return {op_id: make(SutRecord, (_STATUS.get(status, status), int(amount)))
-                for op_id, status, amount in zip(ids, statuses, amounts, strict=True)}
-    found: dict[str, SutRecord] = {}
+    statuses = _STATUS
     for row in rows(path):
         op_id = row.get(key)
-        if op_id is None:
-            raise UsageError(f"{path}: expected a column {key!r} in every row, got columns {sorted(row)}: "
-                             f"make the target's {kind.value}s_sql select {key}, status, amount_minor")
-        found[str(op_id)] = make(SutRecord, (str(row.get("status")), _amount(row.get("amount_minor"), str(path))))
+        if type(op_id) is not str:
+            if op_id is None:
+                raise UsageError(f"{path}: expected a column {key!r} in every row, got columns {sorted(row)}: "
+                                 f"make the target's {kind.value}s_sql select {key}, status, amount_minor")
+            op_id = str(op_id)
+        status = row.get("status")
+        amount = row.get("amount_minor")
+        if type(amount) is not int:
+            amount = _amount(amount, str(path))
+        found[op_id] = make(SutRecord, (statuses.get(status, str(status)), amount))  # type: ignore[arg-type]
     return found
 
 
 def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
     """The provider's ledger, every record (duplicates included), keyed by the merchant's id."""
+    records: dict[str, list[ProviderRecord]] = {}
     if not path.exists():
-        return {}
+        return records
     key = kind.merchant_key
     make = tuple.__new__
-    fast = columns(path.read_text(), [key, "id", "status"], ["amount_minor"])
-    if fast is not None:
-        triples = ((merchant, make(ProviderRecord, (pid, _STATUS.get(status, status), int(amount))))
-                   for merchant, pid, status, amount in zip(*fast, strict=True))
-    else:
-        triples = ((str(row[key]) if key in row else _missing(path, key, row),
-                    make(ProviderRecord, (str(row.get("id")), str(row.get("status")),
-                                          _amount(row.get("amount_minor"), str(path)))))
-                   for row in rows(path))
-    records: dict[str, list[ProviderRecord]] = {}
-    for merchant, record in triples:
+    statuses = _STATUS
+    for row in rows(path):
+        merchant = row.get(key)
+        if type(merchant) is not str:
+            if merchant is None:
+                _missing(path, key, row)
+            merchant = str(merchant)
+        amount = row.get("amount_minor")
+        if type(amount) is not int:
+            amount = _amount(amount, str(path))
+        status = row.get("status")
+        record = make(ProviderRecord, (str(row.get("id")), statuses.get(status, str(status)), amount))  # type: ignore[arg-type]
         found = records.get(merchant)
         if found is None:
             records[merchant] = [record]
@@ -98,7 +86,7 @@ def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
     return records
 
 
-def _missing(path: Path, key: str, row: dict[str, Any]) -> str:
+def _missing(path: Path, key: str, row: dict[str, Any]) -> NoReturn:
     raise UsageError(f"{path}: expected {key!r} in every ledger record, got {sorted(row)}")
 
 
@@ -126,42 +114,6 @@ def read_recovery_seconds(path: Path) -> float | None:
         if row.get("pending") == 0:
             return float(row.get("t") or 0.0)
     return None
-
-
-def _events_matching(directory: Path, ids: set[str]) -> Iterator[dict[str, Any]]:
-    # A second pass only for the few example ids: find the id field without parsing every
-    # line, then parse just the lines that name a wanted id.
-    for path in history_files(directory):
-        data = path.read_bytes()
-        for match in _ID_FIELD.finditer(data):
-            if match.group(1).decode(errors="replace") not in ids:
-                continue
-            start = data.rfind(b"\n", 0, match.start()) + 1
-            end = data.find(b"\n", match.end())
-            try:
-                event = orjson.loads(data[start:end if end >= 0 else len(data)])
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and event.get("id") in ids:
-                yield event
-
-
-def read_history(directory: Path) -> History:
-    """Summarise ``history/*.jsonl``; examples' events are read again from the files on demand."""
-    summariser = HistorySummariser()
-    for path in history_files(directory):
-        data = path.read_bytes()
-        rows = _FAST_EVENT.findall(data)
-        if len(rows) == data.count(b"\n") and data.endswith(b"\n"):
-            summariser.add_rows(rows)
-        else:
-            summariser.add_all(read_events(path))
-
-    def events_for(keys: Collection[Key]) -> dict[Key, list[dict[str, Any]]]:
-        ids = {op_id for _, op_id in keys}
-        return select_events(_events_matching(directory, ids), keys)
-
-    return summariser.finish(events_for)
 
 
 def load_inputs(run_dir: Path) -> CheckInputs:

@@ -29,7 +29,6 @@ from harness.checker.model import (
     Category,
     CategoryResult,
     CheckResult,
-    Counts,
     Kind,
     MoneyFlow,
     Verdict,
@@ -128,7 +127,7 @@ def _judge(kind: Kind, key: Key, ops: ClientOps | None, sut: SutRecord | None, r
         why = f"client was told no (fail), provider {truth}"
     if why is not None:
         tally.add(Category.DIVERGENT, key, why)
-    elif not ops.ok and ops.info:
+    elif not ops.ok and ops.unknown:
         tally.add(Category.RECOVERED, key, f"outcome unknown to the client, SUT {sut.status}")
 
 
@@ -143,18 +142,6 @@ def _money(kind: Kind, sut: Mapping[str, SutRecord], provider: Mapping[str, list
                 break
             sut_sum = (sut_sum or 0) + record.amount_minor
     return MoneyFlow(provider_minor=provider_sum, sut_minor=sut_sum)
-
-
-def _counts(inputs: CheckInputs) -> Counts:
-    attempted = ok = fail = info = ids = 0
-    for table in inputs.history.ops.values():
-        ids += len(table)
-        for ops in table.values():
-            attempted += ops.invokes
-            ok += ops.ok
-            fail += ops.fail
-            info += ops.info
-    return Counts(attempted=attempted, ok=ok, fail=fail, info=info, ids=ids)
 
 
 def _example(key: Key, why: str, inputs: CheckInputs, events: Mapping[Key, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -222,5 +209,5 @@ def check(inputs: CheckInputs) -> CheckResult:
         verdict, reason = Verdict.UNKNOWN, inputs.incomplete_reason or "the final reads did not complete"
     else:
         verdict, reason = (Verdict.FAIL if broken else Verdict.PASS), None
-    return CheckResult(verdict=verdict, invariants=invariants, money=money, counts=_counts(inputs),
+    return CheckResult(verdict=verdict, invariants=invariants, money=money, counts=inputs.history.counts,
                        recovery_seconds=inputs.recovery_seconds, reason=reason)

@@ -13,24 +13,29 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from harness.checker.model import Kind
+from harness.checker.model import Counts, Kind
 
 Key = tuple[Kind, str]
 EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 
 
 class ClientOps:
-    """Every submission of one id: how many, how each ended, and with which amount."""
+    """Every submission of one id (created at its first invoke): how many, how each ended, which amount."""
 
     __slots__ = ("amount", "amounts_differ", "fail", "info", "invokes", "ok")
 
     def __init__(self, amount: int | None) -> None:
         self.amount = amount
         self.amounts_differ = False
-        self.invokes = 0
+        self.invokes = 1
         self.ok = 0
         self.fail = 0
         self.info = 0
+
+    @property
+    def unknown(self) -> int:
+        """Submissions whose outcome the client never learned: ``info``, or no completion at all."""
+        return self.invokes - self.ok - self.fail
 
     def __repr__(self) -> str:
         return (f"ClientOps(invokes={self.invokes}, ok={self.ok}, fail={self.fail}, info={self.info}, "
@@ -70,65 +75,81 @@ class HistorySummariser:
 
     Every completion follows its own invoke (the writer records the invoke first), so an id's
     invokes without a completion are its invokes minus its completions: no pairing is needed,
-    and events may come in any order.
+    and all invokes may be folded before all completions.
     """
 
     def __init__(self) -> None:
         self.ops: dict[Kind, dict[str, ClientOps]] = {Kind.ORDER: {}, Kind.PAYOUT: {}}
+        self._totals = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
 
     def add_all(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Fold parsed events (dicts of DESIGN.md section 5)."""
-        self.add_rows((event.get("type"), event.get("op"), event.get("id"), _amount_of(event)) for event in events)
+        invokes = []
+        completions = []
+        for event in events:
+            if event.get("type") == "invoke":
+                invokes.append((event.get("op"), event.get("id"), _amount_of(event)))
+            else:
+                completions.append((event.get("type"), event.get("op"), event.get("id")))
+        self.add_invokes(invokes)
+        self.add_completions(completions)
 
-    def add_rows(self, rows: Iterable[tuple[Any, Any, Any, Any]]) -> None:
-        """Fold ``(type, op, id, amount_minor)`` rows, as str or, from the fast reader, as bytes."""
-        # The hot loop of a large check (millions of events): locals only, no per-event calls.
+    def add_invokes(self, rows: Iterable[tuple[Any, Any, Any]]) -> None:
+        """Fold ``(op, id, amount_minor)`` of invokes; the amount may be digits (the fast reader) or None."""
+        # The hot loops of a large check (millions of events): locals only, no per-event calls.
         orders, payouts = self.ops[Kind.ORDER], self.ops[Kind.PAYOUT]
-        tables = {"order": orders, "payout": payouts, b"order": orders, b"payout": payouts}
-        for kind, op, op_id, amount in rows:
+        tables = {"order": orders, "payout": payouts}
+        count = 0
+        for op, op_id, amount in rows:
             table = tables.get(op)
-            if table is None:
+            if table is None or type(op_id) is not str:
                 continue
-            if type(op_id) is bytes:
-                op_id = op_id.decode()
-            elif type(op_id) is not str:
-                continue
-            if kind == "invoke" or kind == b"invoke":
-                if type(amount) is bytes:
-                    amount = int(amount) if amount else None
-                ops = table.get(op_id)
-                if ops is None:
-                    ops = table[op_id] = ClientOps(amount)
-                elif amount != ops.amount:
-                    ops.amounts_differ = True
-                ops.invokes += 1
-                continue
+            count += 1
+            if type(amount) is str:
+                amount = int(amount) if amount else None
             ops = table.get(op_id)
             if ops is None:
-                continue  # a completion without its invoke says nothing the checker can use
-            if kind == "ok" or kind == b"ok":
+                table[op_id] = ClientOps(amount)
+            else:
+                ops.invokes += 1
+                if amount != ops.amount:
+                    ops.amounts_differ = True
+        self._totals["invoke"] += count
+
+    def add_completions(self, rows: Iterable[tuple[Any, Any, Any]]) -> None:
+        """Fold ``(type, op, id)`` of completions; one without its invoke says nothing and is skipped."""
+        tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
+        totals = self._totals
+        for kind, op, op_id in rows:
+            table = tables.get(op)
+            ops = table.get(op_id) if table is not None else None
+            if ops is None:
+                continue
+            if kind == "ok":
                 ops.ok += 1
-            elif kind == "fail" or kind == b"fail":
+            elif kind == "fail":
                 ops.fail += 1
-            elif kind == "info" or kind == b"info":
+            elif kind == "info":
                 ops.info += 1
+            else:
+                continue
+            totals[kind] += 1
 
     def finish(self, events_for: EventsFor) -> History:
-        """Invokes without a completion are ``info`` (the process died mid-request, or lost its last batch)."""
-        for table in self.ops.values():
-            for ops in table.values():
-                missing = ops.invokes - ops.ok - ops.fail - ops.info
-                if missing > 0:
-                    ops.info += missing
-        return History(self.ops[Kind.ORDER], self.ops[Kind.PAYOUT], events_for)
+        return History(self.ops[Kind.ORDER], self.ops[Kind.PAYOUT], events_for, totals=self._totals)
 
 
 class History:
     """The client history summarised per id, plus a way to fetch the full events of a few ids."""
 
-    def __init__(self, orders: dict[str, ClientOps], payouts: dict[str, ClientOps], events_for: EventsFor) -> None:
+    def __init__(self, orders: dict[str, ClientOps], payouts: dict[str, ClientOps], events_for: EventsFor, *,
+                 totals: Mapping[str, int]) -> None:
         self.ops = {Kind.ORDER: orders, Kind.PAYOUT: payouts}
         self.events_for = events_for
+        invokes = totals["invoke"]
+        # An invoke without a completion (a process killed mid-request) counts as info.
+        self.counts = Counts(attempted=invokes, ok=totals["ok"], fail=totals["fail"],
+                             info=invokes - totals["ok"] - totals["fail"], ids=len(orders) + len(payouts))
 
     @classmethod
     def from_events(cls, events: Iterable[Mapping[str, Any]]) -> History:
