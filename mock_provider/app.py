@@ -107,10 +107,15 @@ def _drop_connection(request: Request) -> bool:
 
 
 class _Dropped(Response):
-    """Sends nothing: the connection is already gone."""
+    """Sends nothing: the connection is already gone.
+
+    The one yield lets the server run ``connection_lost`` for the aborted transport first, so it
+    sees a client that went away rather than an app that forgot to answer (which it would log
+    as an error and try to answer with a 500).
+    """
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        return None
+        await asyncio.sleep(0)
 
 
 def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,

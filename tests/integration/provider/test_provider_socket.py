@@ -33,6 +33,8 @@ def test_process_then_drop_is_a_connection_error_not_a_500_and_the_record_exists
                 dropped += 1
         assert 40 <= dropped <= 80, dropped  # about 30% of 200
         assert len(ndjson(client, "/_ledger/orders")) == 201  # every one was processed
+    # The server saw a vanished client, not an app error it would have tried to answer with a 500.
+    assert "ASGI callable" not in provider.log.read_text()
 
 
 def _statuses(tmp_path: Path, seed: int) -> list[int]:
