@@ -79,7 +79,9 @@ class Ledger:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
-        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
+        # Ids never repeat, not even after a wipe and a restart: the high-water mark outlives the rows.
+        row = self.db.execute("SELECT MAX(COALESCE((SELECT MAX(seq) FROM records), 0), "
+                              "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='seq'), 0))").fetchone()
         self.seq = int(row[0])
 
     # ---- writes ------------------------------------------------------------------------------
@@ -146,6 +148,7 @@ class Ledger:
             yield rows
 
     def wipe(self) -> None:
+        """Empty the ledger, keeping the id sequence so no later record reuses an old id."""
         for table in ("records", "idempotency", "outbox", "journal"):
             self.execute(f"DELETE FROM {table}")
-        self.seq = 0
+        self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(self.seq),))

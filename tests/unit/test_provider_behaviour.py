@@ -109,9 +109,12 @@ def test_put_merges_and_reset_restores_and_optionally_empties_the_ledger(tmp_pat
             assert start["decline_rate"] == 0.05 and start["settle_delay_ms"] == 200
             merged = (await client.put("/_control/behaviour", json={"error_rate": 0.2})).json()
             assert merged == start | {"error_rate": 0.2}
-            await client.post("/v1/orders", json=order(1))
+            old_id = (await client.post("/v1/orders", json=order(1))).json()["id"]
             assert (await client.post("/_control/reset")).json() == start
             assert len((await client.get("/_ledger/orders")).text.splitlines()) == 1
             await client.post("/_control/reset", content=json.dumps({"ledger": True}))
             assert (await client.get("/_ledger/orders")).text == ""
+        async with in_process(tmp_path / "l.db") as client:  # restarted on the emptied ledger
+            new_id = (await client.post("/v1/orders", json=order(1))).json()["id"]
+            assert new_id != old_id  # ids are never reused, not even after a wipe and a restart
     asyncio.run(scenario())
