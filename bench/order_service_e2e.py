@@ -1,0 +1,326 @@
+"""End-to-end orders/s of the reference service on the local stage, and where the CPU goes.
+
+One stage (PostgreSQL, Toxiproxy, the mock provider, the service), no faults. wrk posts orders
+with unique ids through the ``client`` link; the service stores each, calls the provider through
+the ``provider`` link over the ``db`` link's database, and the provider settles it and calls back
+through the ``callbacks`` link. The benchmark then waits until no order is pending and checks,
+order by order, that the service's state equals the provider's and that the provider holds one
+record per order. It prints:
+
+- accepted/s: wrk's answered requests per second (each a 201 from the service);
+- settled/s: orders divided by the time from the first request until the last order settled;
+- the CPU milliseconds each component spent per order, from the first request until the last
+  settlement, and the capacity they imply: the orders/s two otherwise idle cores would settle
+  (the machine is shared, so this is steadier than the wall-clock rates);
+- with ``--profile``, py-spy's summary of the service and the provider: own time by function and
+  time by package.
+
+Run ``python -m bench.order_service_e2e [--seconds 10] [--connections 64] [--rounds 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+
+from harness.stage import LocalStage, StageConfig
+
+# Every wrk thread numbers its own requests; the round and thread numbers keep ids unique.
+_LUA = """
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"order_id":"%s-' .. tostring(tid) .. '-' .. tostring(counter) ..
+    '","account_id":"acc-' .. tostring(counter %% 97) .. '","amount_minor":1234,"currency":"EUR"}'
+  return wrk.format("POST", "/orders", {["Content-Type"] = "application/json"}, body)
+end
+"""
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_COMPONENTS = ("sut", "provider", "postgres", "toxiproxy", "wrk")
+
+
+@dataclass(frozen=True)
+class Round:
+    prefix: str
+    wrk_seconds: float
+    answered: int
+    accepted_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    orders: int
+    settle_seconds: float
+    settled_per_s: float
+    mismatched: int
+    duplicated: int
+    cpu_ms_per_order: dict[str, float]
+
+    @property
+    def capacity(self) -> float:
+        """Orders/s two idle cores could settle at this CPU cost per order (everything on the stage counted)."""
+        total_ms = sum(self.cpu_ms_per_order.values())
+        return 2000.0 / total_ms if total_ms else float("nan")
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: float) -> str:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency",
+               "-s", str(script), url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+
+
+def _latency_ms(text: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    return float(match.group(1)) * _UNITS_MS[match.group(2)] if match else float("nan")
+
+
+def _number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk output without {pattern!r}:\n{text}")
+    return float(match.group(1))
+
+
+def _errors(text: str) -> int:
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(n) for n in sockets.groups()) if sockets else 0)
+
+
+# ---- CPU accounting from /proc ----------------------------------------------------------------
+
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds used so far) for every process we can read."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLK_TCK)
+    return table
+
+
+def _cpu_by_component(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds of each component: its root process and every descendant (PostgreSQL's backends)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for pid, (parent, _) in table.items():
+        children[parent].append(pid)
+    totals = {}
+    for name, root in roots.items():
+        seen, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            seen += table.get(pid, (0, 0.0))[1]
+            todo.extend(children.get(pid, []))
+        totals[name] = seen
+    return totals
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the children this process has waited for: the wrk runs (py-spy is waited for later)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _roots(stage: LocalStage) -> dict[str, int]:
+    roots = {"sut": stage.components["sut"].pid, "provider": stage.components["provider"].pid,
+             "postgres": stage.postgres.pid, "toxiproxy": stage.toxiproxy_process.pid}
+    return {name: pid for name, pid in roots.items() if pid is not None}
+
+
+# ---- profiles -----------------------------------------------------------------------------------
+
+
+def _start_profiles(stage: LocalStage, seconds: float, out: Path) -> list[tuple[str, Path, subprocess.Popen[bytes]]]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
+        return []
+    running = []
+    for name in ("sut", "provider"):
+        pid = stage.components[name].pid
+        path = out / f"{name}.collapsed"
+        process = subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "97",
+                                    "-f", "raw", "-o", str(path), "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        running.append((name, path, process))
+    return running
+
+
+_PACKAGES = (("order_service/", "order_service (our code)"), ("mock_provider/", "mock_provider (its code)"),
+             ("psycopg", "psycopg"), ("aiohttp/", "aiohttp (client)"), ("httpx/", "httpx/httpcore (client)"),
+             ("httpcore/", "httpx/httpcore (client)"), ("anyio/", "httpx/httpcore (client)"),
+             ("starlette/", "starlette"), ("uvicorn/", "uvicorn + httptools"), ("sqlite3", "sqlite"),
+             ("asyncio/", "asyncio event loop"), ("prometheus_client/", "prometheus_client"))
+
+
+def _package(frame: str) -> str:
+    for needle, name in _PACKAGES:
+        if needle in frame:
+            return name
+    return "other"
+
+
+def summarise_profile(text: str, top: int = 12) -> str:
+    """Own time by function and by package from py-spy's collapsed stacks (``frame;frame;... count``)."""
+    own: collections.Counter[str] = collections.Counter()
+    packages: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in text.splitlines():
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        own[frames[-1]] += int(count)
+        # A sample belongs to the innermost frame that is not the event loop plumbing itself.
+        packages[_package(frames[-1])] += int(count)
+    if total == 0:
+        return "  (no samples)"
+    lines = [f"  {total} samples; own time by package:"]
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in packages.most_common()]
+    lines.append("  own time by function:")
+    lines += [f"    {n / total:6.1%}  {frame[:110]}" for frame, n in own.most_common(top)]
+    return "\n".join(lines)
+
+
+# ---- one round ----------------------------------------------------------------------------------
+
+
+def _settle(stage: LocalStage, prefix: str, deadline_s: float) -> tuple[int, float]:
+    """Wait until none of this round's orders is pending; return (orders, when) in monotonic time."""
+    end = time.monotonic() + deadline_s
+    with psycopg.connect(stage.sut_database_url, autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM orders "
+                               "WHERE order_id LIKE %s", (prefix + "-%",)).fetchone()
+            assert row is not None
+            if row[1] == 0 or time.monotonic() > end:
+                return int(row[0]), time.monotonic()
+            time.sleep(0.1)
+
+
+def _compare(stage: LocalStage, prefix: str) -> tuple[int, int]:
+    """(orders whose service state differs from the provider's, orders with more than one provider record)."""
+    with psycopg.connect(stage.sut_database_url, autocommit=True) as conn:
+        ours: dict[str, str] = dict(conn.execute("SELECT order_id, status FROM orders WHERE order_id LIKE %s",
+                                 (prefix + "-%",)).fetchall())
+    theirs: dict[str, list[str]] = collections.defaultdict(list)
+    with httpx.stream("GET", f"{stage.provider_url}/_ledger/orders", timeout=60) as response:
+        for line in response.iter_lines():
+            if line.strip():
+                record = orjson.loads(line)
+                if record["merchant_order_id"].startswith(prefix + "-"):
+                    theirs[record["merchant_order_id"]].append(record["status"])
+    mismatched = sum(theirs.get(order_id, [""])[0] != status for order_id, status in ours.items())
+    return mismatched, sum(len(statuses) > 1 for statuses in theirs.values())
+
+
+def run_round(stage: LocalStage, index: int, seconds: float, connections: int, work: Path,
+              profile: bool) -> tuple[Round, dict[str, str]]:
+    prefix = f"r{index}"
+    script = work / f"{prefix}.lua"
+    script.write_text(_LUA % prefix)
+    profiles = _start_profiles(stage, seconds, work) if profile else []
+    before = {**_cpu_by_component(_roots(stage)), "wrk": _children_cpu()}
+    started = time.monotonic()
+    output = _wrk(stage.client_url, script, connections, seconds)
+    wrk_done = time.monotonic()
+    wrk_cpu = _children_cpu()
+    orders, settled_at = _settle(stage, prefix, deadline_s=120)
+    after = {**_cpu_by_component(_roots(stage)), "wrk": wrk_cpu}
+    mismatched, duplicated = _compare(stage, prefix)
+    summaries = {}
+    for name, path, process in profiles:
+        process.wait(timeout=60)
+        summaries[name] = summarise_profile(path.read_text()) if path.exists() else "  (py-spy wrote nothing)"
+    answered = int(_number(r"^\s+(\d+) requests in", output))
+    window = wrk_done - started
+    return Round(prefix=prefix, wrk_seconds=window, answered=answered,
+                 accepted_per_s=_number(r"^Requests/sec:\s+([\d.]+)", output), p50_ms=_latency_ms(output, "50"),
+                 p99_ms=_latency_ms(output, "99"), errors=_errors(output), orders=orders,
+                 settle_seconds=settled_at - started, settled_per_s=orders / (settled_at - started),
+                 mismatched=mismatched, duplicated=duplicated,
+                 cpu_ms_per_order={name: 1000 * (after[name] - before.get(name, 0.0)) / max(1, orders)
+                                   for name in after}), summaries
+
+
+def report(rounds: list[Round], connections: int) -> str:
+    lines = [f"order_service end to end, correct variant, no faults, wrk -t2 -c{connections} through Toxiproxy",
+             f"{'round':>5} {'accepted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'orders':>7} "
+             f"{'settled/s':>9} {'settle s':>8} {'mismatch':>8} {'dup':>4}  CPU ms per order: "
+             f"{' '.join(f'{n:>8}' for n in _COMPONENTS)} {'capacity':>9}"]
+    for r in rounds:
+        cpu = " ".join(f"{r.cpu_ms_per_order.get(n, 0.0):8.2f}" for n in _COMPONENTS)
+        lines.append(f"{r.prefix:>5} {r.accepted_per_s:10.0f} {r.p50_ms:7.1f} {r.p99_ms:7.1f} {r.errors:6d} "
+                     f"{r.orders:7d} {r.settled_per_s:9.0f} {r.settle_seconds:8.1f} {r.mismatched:8d} "
+                     f"{r.duplicated:4d}                   {cpu} {r.capacity:9.0f}")
+    lines.append("capacity: orders/s that 2 otherwise idle cores would settle at the measured CPU cost per order "
+                 "(the sum over components, wrk included)")
+    load = os.getloadavg()
+    lines.append(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
+                 "(shared: other work on the machine counts against every number above)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.order_service_e2e", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each loaded round (default 10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--rounds", type=int, default=1, help="loaded rounds on the same stage (default 1)")
+    parser.add_argument("--variant", default="correct", help="service variant (default correct)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the service and the provider (last round)")
+    parser.add_argument("--sut-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra service environment, e.g. ORDERQUAKE_SUT_POOL_SIZE=32")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install it (apt-get install -y wrk)")
+    sut_env = dict(item.split("=", 1) for item in args.sut_env)
+    with tempfile.TemporaryDirectory(prefix="orderquake-e2e-") as tmp:
+        work = Path(tmp)
+        stage = LocalStage.start(StageConfig(root=work / "stage", variant=args.variant, sut_env=sut_env))
+        try:
+            warm = work / "warm.lua"
+            warm.write_text(_LUA % "warm")
+            _wrk(stage.client_url, warm, args.connections, 2)
+            rounds: list[Round] = []
+            summaries: dict[str, str] = {}
+            for index in range(args.rounds):
+                result, summaries = run_round(stage, index, args.seconds, args.connections, work,
+                                              args.profile and index == args.rounds - 1)
+                rounds.append(result)
+        finally:
+            stage.stop()
+    print(report(rounds, args.connections))
+    for name, summary in summaries.items():
+        print(f"\nprofile of the {name} (py-spy, loaded window):\n{summary}")
+
+
+if __name__ == "__main__":
+    main()
