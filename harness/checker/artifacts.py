@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn
 
 import orjson
 
@@ -36,26 +35,45 @@ def _amount(value: object, where: str) -> int | None:
     raise UsageError(f"{where}: expected amount_minor to be a whole number, got {value!r}")
 
 
+def _bad_row(path: Path, number: int, line: bytes, required: tuple[str, ...]) -> UsageError:
+    """What is wrong with one line of a state file, said so that someone can fix it."""
+    where = f"{path}:{number}"
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return UsageError(f"{where}: expected one JSON object per line, got {line[:80]!r}: "
+                          "the artifact was damaged; restore it or rerun")
+    if not isinstance(row, dict):
+        return UsageError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [key for key in required if key not in row]
+    return UsageError(f"{where}: expected the fields {list(required)}, got {sorted(row)} (missing {missing}): "
+                      "for the SUT state, make the target's state SQL select them")
+
+
 def read_sut(path: Path, kind: Kind) -> dict[str, SutRecord]:
     """``state/sut_<kind>s.jsonl``: one row per SUT record, keyed by the contract's id column."""
     found: dict[str, SutRecord] = {}
     if not path.exists():
         return found
+    required = (kind.sut_key, "status")
     key = kind.sut_key
-    make = tuple.__new__  # a NamedTuple's own constructor costs a Python call per row: too slow at 10**6
-    statuses = _STATUS
-    for row in rows(path):
-        op_id = row.get(key)
-        if type(op_id) is not str:
-            if op_id is None:
-                raise UsageError(f"{path}: expected a column {key!r} in every row, got columns {sorted(row)}: "
-                                 f"make the target's {kind.value}s_sql select {key}, status, amount_minor")
-            op_id = str(op_id)
-        status = row.get("status")
-        amount = row.get("amount_minor")
-        if type(amount) is not int:
-            amount = _amount(amount, str(path))
-        found[op_id] = make(SutRecord, (statuses.get(status, str(status)), amount))  # type: ignore[arg-type]
+    # The per-row loop of a million-row state: locals and subscripts, and a NamedTuple built
+    # without its Python-level constructor.
+    make, loads, statuses = tuple.__new__, orjson.loads, _STATUS
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                row = loads(line)
+                op_id, status = row[key], row["status"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                if not line.strip():
+                    continue
+                raise _bad_row(path, number, line, required) from exc
+            amount = row.get("amount_minor")
+            if type(amount) is not int:
+                amount = _amount(amount, f"{path}:{number}")
+            found[op_id if type(op_id) is str else str(op_id)] = make(
+                SutRecord, (statuses.get(status) or str(status), amount))
     return found
 
 
@@ -65,29 +83,28 @@ def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
     if not path.exists():
         return records
     key = kind.merchant_key
-    make = tuple.__new__
-    statuses = _STATUS
-    for row in rows(path):
-        merchant = row.get(key)
-        if type(merchant) is not str:
-            if merchant is None:
-                _missing(path, key, row)
-            merchant = str(merchant)
-        amount = row.get("amount_minor")
-        if type(amount) is not int:
-            amount = _amount(amount, str(path))
-        status = row.get("status")
-        record = make(ProviderRecord, (str(row.get("id")), statuses.get(status, str(status)), amount))  # type: ignore[arg-type]
-        found = records.get(merchant)
-        if found is None:
-            records[merchant] = [record]
-        else:
-            found.append(record)
+    required = (key, "id", "status", "amount_minor")
+    make, loads, statuses = tuple.__new__, orjson.loads, _STATUS
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                row = loads(line)
+                merchant, status, amount = row[key], row["status"], row["amount_minor"]
+                record = make(ProviderRecord, (str(row["id"]), statuses.get(status) or str(status), amount))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                if not line.strip():
+                    continue
+                raise _bad_row(path, number, line, required) from exc
+            if type(amount) is not int:
+                record = record._replace(amount_minor=_amount(amount, f"{path}:{number}"))
+            if type(merchant) is not str:
+                merchant = str(merchant)
+            found = records.get(merchant)
+            if found is None:
+                records[merchant] = [record]
+            else:
+                found.append(record)
     return records
-
-
-def _missing(path: Path, key: str, row: dict[str, Any]) -> NoReturn:
-    raise UsageError(f"{path}: expected {key!r} in every ledger record, got {sorted(row)}")
 
 
 def read_forged(path: Path) -> dict[Key, list[ForgedClaim]]:

@@ -132,15 +132,10 @@ def _judge(kind: Kind, key: Key, ops: ClientOps | None, sut: SutRecord | None, r
 
 
 def _money(kind: Kind, sut: Mapping[str, SutRecord], provider: Mapping[str, list[ProviderRecord]]) -> MoneyFlow:
-    provider_sum = sum(record.amount_minor or 0 for records in provider.values() for record in records
-                       if record.status == kind.success)
-    sut_sum: int | None = 0
-    for record in sut.values():
-        if record.status == kind.success:
-            if record.amount_minor is None:
-                sut_sum = None
-                break
-            sut_sum = (sut_sum or 0) + record.amount_minor
+    success = kind.success
+    provider_sum = sum(record[2] or 0 for records in provider.values() for record in records if record[1] == success)
+    moved = [record[1] for record in sut.values() if record[0] == success]
+    sut_sum = None if None in moved else sum(moved)  # type: ignore[arg-type]
     return MoneyFlow(provider_minor=provider_sum, sut_minor=sut_sum)
 
 

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from harness.checker.model import Counts, Kind
 
 Key = tuple[Kind, str]
+_WRITE_OPS = frozenset({"order", "payout"})
+_COMPLETIONS = frozenset({"ok", "fail", "info"})
 EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 
 
@@ -83,56 +85,53 @@ class HistorySummariser:
         self._totals = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
 
     def add_all(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Fold parsed events (dicts of DESIGN.md section 5)."""
+        """Fold parsed events (dicts of DESIGN.md section 5); malformed ones are skipped."""
         invokes = []
         completions = []
         for event in events:
-            if event.get("type") == "invoke":
-                invokes.append((event.get("op"), event.get("id"), _amount_of(event)))
-            else:
-                completions.append((event.get("type"), event.get("op"), event.get("id")))
+            op, op_id, kind = event.get("op"), event.get("id"), event.get("type")
+            if op not in _WRITE_OPS or type(op_id) is not str:
+                continue
+            if kind == "invoke":
+                invokes.append((op, op_id, _amount_of(event)))
+            elif kind in _COMPLETIONS:
+                completions.append((kind, op, op_id))
         self.add_invokes(invokes)
         self.add_completions(completions)
 
-    def add_invokes(self, rows: Iterable[tuple[Any, Any, Any]]) -> None:
-        """Fold ``(op, id, amount_minor)`` of invokes; the amount may be digits (the fast reader) or None."""
-        # The hot loops of a large check (millions of events): locals only, no per-event calls.
-        orders, payouts = self.ops[Kind.ORDER], self.ops[Kind.PAYOUT]
-        tables = {"order": orders, "payout": payouts}
-        count = 0
+    def add_invokes(self, rows: Collection[tuple[str, str, str | int | None]]) -> None:
+        """Fold ``(op, id, amount_minor)`` of invokes, op ``order`` or ``payout``; the amount may be
+        digits (the fast reader), an int, or empty or None when the invoke carried none."""
+        # The hot loops of a large check (millions of events): locals and subscripts only.
+        tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
         for op, op_id, amount in rows:
-            table = tables.get(op)
-            if table is None or type(op_id) is not str:
-                continue
-            count += 1
             if type(amount) is str:
                 amount = int(amount) if amount else None
+            table = tables[op]
             ops = table.get(op_id)
             if ops is None:
-                table[op_id] = ClientOps(amount)
+                table[op_id] = ClientOps(amount)  # type: ignore[arg-type]
             else:
                 ops.invokes += 1
                 if amount != ops.amount:
                     ops.amounts_differ = True
-        self._totals["invoke"] += count
+        self._totals["invoke"] += len(rows)
 
-    def add_completions(self, rows: Iterable[tuple[Any, Any, Any]]) -> None:
-        """Fold ``(type, op, id)`` of completions; one without its invoke says nothing and is skipped."""
+    def add_completions(self, rows: Collection[tuple[str, str, str]]) -> None:
+        """Fold ``(type, op, id)`` of completions, type ``ok``, ``fail`` or ``info``; one without its
+        invoke says nothing and is skipped."""
         tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
         totals = self._totals
         for kind, op, op_id in rows:
-            table = tables.get(op)
-            ops = table.get(op_id) if table is not None else None
+            ops = tables[op].get(op_id)
             if ops is None:
                 continue
             if kind == "ok":
                 ops.ok += 1
             elif kind == "fail":
                 ops.fail += 1
-            elif kind == "info":
-                ops.info += 1
             else:
-                continue
+                ops.info += 1
             totals[kind] += 1
 
     def finish(self, events_for: EventsFor) -> History:
