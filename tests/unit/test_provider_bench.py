@@ -1,0 +1,60 @@
+"""The throughput benchmark's reading of wrk output and its summary table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:18431/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.48ms    7.34ms 114.12ms   93.51%
+    Req/Sec     5.40k     0.88k    6.46k    78.00%
+  Latency Distribution
+     50%  850.00us
+     75%   12.05ms
+     90%   15.12ms
+     99%    1.20s
+  26995 requests in 5.03s, 7.38MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   5364.78
+Transfer/sec:      1.47MB
+"""
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "bench" / "provider_throughput.py"
+    spec = importlib.util.spec_from_file_location("provider_throughput_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parse_wrk_reads_rate_percentiles_in_any_unit_and_all_errors(bench: ModuleType) -> None:
+    m = bench.parse_wrk("provider", 64, WRK_OUTPUT)
+    assert m.requests_per_s == pytest.approx(5364.78)
+    assert m.p50_ms == pytest.approx(0.85) and m.p99_ms == pytest.approx(1200.0)
+    assert m.errors == 4 + 2 + 1
+
+
+def test_parse_wrk_refuses_output_without_a_rate(bench: ModuleType) -> None:
+    with pytest.raises(RuntimeError, match="Requests/sec"):
+        bench.parse_wrk("hello", 64, "unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_report_gives_ratio_and_added_latency(bench: ModuleType) -> None:
+    make = bench.Measurement
+    results = [make("hello", 64, 10000.0, 5.0, 9.0, 0), make("hello", 1, 5000.0, 0.1, 0.2, 0),
+               make("sqlite", 64, 8000.0, 6.0, 10.0, 0), make("sqlite", 1, 4000.0, 0.12, 0.3, 0),
+               make("provider", 64, 6000.0, 9.0, 20.0, 0), make("provider", 1, 3000.0, 0.25, 0.5, 0)]
+    table = bench.report(results, 64)
+    assert "provider / hello: best 60%, median 60%" in table
+    assert "latency added at one connection: 0.150 ms" in table
