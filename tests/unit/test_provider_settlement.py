@@ -246,3 +246,22 @@ def test_callback_delay_holds_the_first_attempt(tmp_path: Path) -> None:
         await until(delivered)
         assert time.time() - settled_at >= 0.25
     run_with(tmp_path, receiver, {"callback_delay_ms": 300}, body)
+
+
+def test_callback_drop_and_duplicate_rates_are_about_right(tmp_path: Path) -> None:
+    receiver = Receiver()
+
+    async def body(client: httpx.AsyncClient) -> None:
+        for i in range(300):
+            await client.post("/v1/orders", json=order(f"m{i}"))
+
+        async def all_decided() -> bool:
+            return len({x["event_id"] for x in await journal(client)}) == 300 and len(
+                [x for x in await journal(client) if x["outcome"] in ("dropped", "delivered")]) == 300
+        await until(all_decided, timeout_s=20)
+        outcomes = [x["outcome"] for x in await journal(client)]
+        dropped, duplicated = outcomes.count("dropped"), outcomes.count("duplicated")
+        assert 60 <= dropped <= 120, dropped  # 30% of 300
+        assert 30 <= duplicated <= 80, duplicated  # 20% of the ~210 not dropped
+        assert len(receiver.received) == 300 - dropped + duplicated
+    run_with(tmp_path, receiver, {"callback_drop_rate": 0.3, "callback_duplicate_rate": 0.2}, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,24 @@ def test_callbacks_are_signed_and_retried_with_backoff_until_a_2xx(tmp_path: Pat
         event = json.loads(receiver.received[-1].body)
         assert event["type"] == "order.succeeded" and event["data"]["order"]["id"] == created["id"]
         assert client.get(f"/v1/orders/{created['id']}").json()["status"] == "succeeded"
+
+
+def test_idempotency_rules_over_a_socket(tmp_path: Path) -> None:
+    with provider_process(tmp_path) as provider, provider.client() as client:
+        client.put("/_control/behaviour", json={"settlement_stalled": True})
+        first = client.post("/v1/orders", json=order(1), headers={"Idempotency-Key": "a"})
+        replay = client.post("/v1/orders", json=order(1), headers={"Idempotency-Key": "a"})
+        assert (first.status_code, replay.status_code) == (201, 201)
+        assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
+        assert client.post("/v1/orders", json=order(2), headers={"Idempotency-Key": "a"}).status_code == 422
+        unkeyed = {client.post("/v1/orders", json=order(3)).json()["id"] for _ in range(2)}
+        assert len(unkeyed) == 2
+        client.put("/_control/behaviour", json={"delay": {"kind": "fixed", "ms": 300}})
+
+        def keyed(_: int) -> int:
+            with provider.client() as own:
+                return own.post("/v1/orders", json=order(4), headers={"Idempotency-Key": "b"}).status_code
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            codes = sorted(pool.map(keyed, range(2)))
+        assert codes == [201, 409]
+        assert len(ndjson(client, "/_ledger/orders")) == 4
