@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import uvicorn
 
 from order_service.app import create_app
 from order_service.config import ConfigError, from_env
+from order_service.logs import configure
 from order_service.variants import Variant
 
 
@@ -22,7 +22,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"order_service: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure()
     app = create_app(settings, Variant(args.variant))
     uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", backlog=4096, timeout_keep_alive=30)

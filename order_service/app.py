@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +20,7 @@ from order_service.config import Settings
 from order_service.db import Database, Unavailable
 from order_service.flows import Conflict, Rejected, Service
 from order_service.kinds import ORDER, PAYOUT, Kind
+from order_service.logs import fields
 from order_service.metrics import PENDING, REGISTRY
 from order_service.provider_client import ProviderClient
 from order_service.variants import Flags, Variant
@@ -95,7 +95,7 @@ def create_app(settings: Settings, variant: Variant) -> Starlette:
         try:
             outcome = await service.apply_callback(await request.body(), request.headers.get("provider-signature"))
         except Rejected as exc:
-            log.info(json.dumps({"event": "callback_rejected", "status": exc.status, "reason": str(exc)}))
+            log.info("callback_rejected", extra=fields(status=exc.status, reason=str(exc)))
             return _error(exc.status, str(exc))
         except Unavailable as exc:
             return _error(503, f"database unavailable: {exc}"[:300])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from mock_provider.signing import verify  # the provider's signature scheme, as 
 from order_service.config import Settings
 from order_service.db import Conn, Database, Unavailable
 from order_service.kinds import KINDS, Kind
+from order_service.logs import fields
 from order_service.metrics import ACTIONS, BACKGROUND_WRITES_FAILED, CALLBACKS_SEEN, PROVIDER_CALLS
 from order_service.provider_client import ProviderClient, Result
 from order_service.variants import Flags
@@ -92,8 +92,8 @@ class Service:
             created, _ = await self._insert(kind, request)
         except (Unavailable, Conflict) as exc:
             BACKGROUND_WRITES_FAILED.labels(kind=kind.name).inc()
-            log.warning(json.dumps({"event": "background_insert_failed", "id": request[kind.id_field],
-                                    "error": str(exc)}))
+            log.warning("background_insert_failed", extra=fields(kind=kind.name, id=request[kind.id_field],
+                                                                  error=str(exc)))
             return
         if created:
             await self._submit(kind, request)
@@ -216,20 +216,28 @@ class Service:
 
     # ---- reconciliation ----------------------------------------------------------------------
     async def reconcile_once(self) -> int:
-        """Resolve rows pending past the deadline; return how many were looked at."""
+        """Resolve rows pending past their deadline; return how many were looked at.
+
+        Claiming a row stamps ``updated_at`` and counts an attempt in the same statement, a lease
+        that other service processes (SKIP LOCKED) and later passes respect; the deadline doubles
+        with each attempt up to 8x, so an order the provider keeps "processing", or a provider
+        that is down, costs a few calls a minute rather than one every interval.
+        """
         looked = 0
         semaphore = asyncio.Semaphore(32)
         for kind in KINDS.values():
             async def claim(conn: Conn, kind: Kind = kind) -> list[dict[str, Any]]:
                 cursor = await conn.execute(
                     f"UPDATE {kind.table} SET updated_at = now(), attempts = attempts + 1 WHERE {kind.id_field} IN ("
-                    f"SELECT {kind.id_field} FROM {kind.table} WHERE status = 'pending' "
-                    f"AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT 200 "
+                    f"SELECT {kind.id_field} FROM {kind.table} WHERE status = 'pending' AND updated_at < now() - "
+                    f"make_interval(secs => %s * power(2, least(attempts, 3))) ORDER BY updated_at LIMIT 200 "
                     f"FOR UPDATE SKIP LOCKED) RETURNING *".encode(), (self.settings.pending_after_s,))
                 return await cursor.fetchall()
 
             rows = await self.db.run(claim)
             looked += len(rows)
+            if rows:
+                log.info("reconciling", extra=fields(kind=kind.name, rows=len(rows)))
 
             async def one(row: dict[str, Any], kind: Kind = kind) -> None:
                 async with semaphore:
@@ -262,7 +270,7 @@ class Service:
                 await self.reconcile_once()
             except Unavailable as exc:
                 ACTIONS.labels(kind="any", action="database_unavailable").inc()
-                log.info(json.dumps({"event": "reconciler_waiting", "error": str(exc)[:200]}))
+                log.info("reconciler_waiting", extra=fields(error=str(exc)[:200]))
             except Exception:
                 log.exception("reconciler step failed")
             await asyncio.sleep(self.settings.reconcile_interval_s)
