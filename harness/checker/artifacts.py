@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from harness._exceptions import UsageError
+from harness.checker._gcpause import paused_gc
 from harness.checker._jsonlines import rows
 from harness.checker.history_files import read_history
 from harness.checker.inputs import CheckInputs, ForgedClaim, Key, ProviderRecord, SutRecord
@@ -146,15 +147,16 @@ def load_inputs(run_dir: Path) -> CheckInputs:
     if not complete:
         reason = (f"{run_dir / COMPLETE_MARKER} is missing: the final reads of the SUT state and the provider "
                   "ledger did not complete, so nothing can be proven")
-    return CheckInputs(
-        history=read_history(run_dir / "history"),
-        sut={kind: read_sut(state / f"sut_{kind.value}s.jsonl", kind) for kind in Kind},
-        provider={kind: read_provider(state / f"provider_{kind.value}s.ndjson", kind) for kind in Kind},
-        forged=read_forged(run_dir / "forged.jsonl"),
-        final_reads_complete=complete,
-        incomplete_reason=reason,
-        recovery_seconds=read_recovery_seconds(run_dir / "consistency.jsonl"),
-    )
+    with paused_gc():
+        return CheckInputs(
+            history=read_history(run_dir / "history"),
+            sut={kind: read_sut(state / f"sut_{kind.value}s.jsonl", kind) for kind in Kind},
+            provider={kind: read_provider(state / f"provider_{kind.value}s.ndjson", kind) for kind in Kind},
+            forged=read_forged(run_dir / "forged.jsonl"),
+            final_reads_complete=complete,
+            incomplete_reason=reason,
+            recovery_seconds=read_recovery_seconds(run_dir / "consistency.jsonl"),
+        )
 
 
 def write_verdict(run_dir: Path, result: CheckResult) -> Path:

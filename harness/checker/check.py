@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.checker._gcpause import paused_gc
 from harness.checker.inputs import CheckInputs, ClientOps, ForgedClaim, Key, ProviderRecord, SutRecord
 from harness.checker.model import (
     EXAMPLES_PER_CATEGORY,
@@ -154,11 +155,17 @@ def _example(key: Key, why: str, inputs: CheckInputs, events: Mapping[Key, list[
 def check(inputs: CheckInputs) -> CheckResult:
     """Judge every id; ``unknown`` when the final reads did not complete, never ``pass``.
 
-    >>> from harness.checker.inputs import History
+    >>> from harness.checker._gcpause import paused_gc
+from harness.checker.inputs import History
     >>> empty = CheckInputs(History.from_events([]), {k: {} for k in Kind}, {k: {} for k in Kind})
     >>> check(empty).verdict.value
     'pass'
     """
+    with paused_gc():
+        return _check(inputs)
+
+
+def _check(inputs: CheckInputs) -> CheckResult:
     tally = _Tally()
     no_records: list[ProviderRecord] = []
     no_claims: list[ForgedClaim] = []

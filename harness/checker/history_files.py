@@ -27,7 +27,7 @@ from harness.load.history import history_files, read_events
 _INVOKE = re.compile(r'\{"type":"invoke","op":"(order|payout)","id":"([^"\\\n]*)","process":-?\d+,'
                      r'"time":-?\d+,"wall":[-+0-9.eE]+,"attempt":-?\d+,"value":\{(?:"amount_minor":(-?\d+)[,}])?')
 _COMPLETION = re.compile(r'\{"type":"(ok|fail|info)","op":"(order|payout)","id":"([^"\\\n]*)"')
-_ANY_ID = re.compile(r'^\{"type":"\w+","op":"\w+","id":"([^"\\\n]*)"', re.MULTILINE)
+_ANY_ID = re.compile(r'\{"type":"\w+","op":"\w+","id":"([^"\\\n]*)"')
 
 
 def _writes(text: str) -> int:
