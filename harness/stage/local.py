@@ -22,7 +22,7 @@ from pathlib import Path
 
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
 from harness.stage.ports import free_port
-from harness.stage.postgres import PostgresServer
+from harness.stage.postgres import PostgresServer, data_home
 from harness.stage.process import SupervisedProcess, http_probe
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
@@ -134,13 +134,15 @@ class LocalStage:
         log_dir = config.log_dir or config.root / "logs"
         ports = {key: free_port() for key in ("postgres", "toxiproxy", "provider", "sut",
                                               *(f"link_{link}" for link in LINKS))}
-        postgres = PostgresServer(config.root / "postgres", ports["postgres"], log_dir / "postgres.log")
+        postgres = PostgresServer(data_home(config.root / "postgres"), ports["postgres"], log_dir / "postgres.log")
         toxiproxy = toxiproxy_process(ports["toxiproxy"], log_dir / "toxiproxy.log")
         stage = cls(config=config, target=target, state=state, postgres=postgres, toxiproxy_process=toxiproxy,
                     toxiproxy=ToxiproxyClient(f"http://127.0.0.1:{ports['toxiproxy']}"), ports=ports,
                     api_key="sk_test_" + _secret(config.seed, "api"),
                     webhook_secret="whsec_" + _secret(config.seed, "webhook"))
         state.toxiproxy_url = stage.toxiproxy.base_url
+        if postgres.data_dir != config.root / "postgres":
+            state.scratch.append(str(postgres.data_dir))
         state.save()
         try:
             stage._start_infrastructure()

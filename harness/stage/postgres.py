@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,23 @@ def _run_as() -> pwd.struct_passwd | None:
         raise InfrastructureError(f"running as root, PostgreSQL needs an unprivileged user, but user {name!r} does "
                                   "not exist: run 'make setup' (the postgresql package creates it) or set "
                                   "ORDERQUAKE_PG_USER") from None
+
+
+def data_home(preferred: Path) -> Path:
+    """Where a cluster's files go: ``preferred``, unless the server user could lose its way there.
+
+    Run as root, the server runs as an unprivileged user who must traverse every parent folder.
+    Folders private to root (pytest's ``/tmp/pytest-of-root`` is re-chmodded to 0700 by every new
+    pytest session) can cut a running server off its own files, so clusters then live under
+    ``ORDERQUAKE_PG_HOME`` (default ``/var/tmp/orderquake-pg``), a folder only orderquake touches.
+    """
+    if os.geteuid() != 0:
+        return preferred
+    home = Path(os.environ.get("ORDERQUAKE_PG_HOME", "/var/tmp/orderquake-pg"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o711)
+    _grant_traverse(home)
+    return home / f"{os.getpid()}-{preferred.parent.name}-{time.time_ns()}"
 
 
 def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
@@ -138,8 +156,9 @@ class PostgresServer:
 
     def _process(self) -> SupervisedProcess:
         if self._server is None:
+            # TCP only: a Unix socket path inside a deep run directory can exceed the 107-byte limit.
             argv = [str(pg_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                    "-k", str(self.data_dir)]
+                    "-c", "unix_socket_directories="]
             run_as = (self._user.pw_uid, self._user.pw_gid) if self._user is not None else None
             self._server = SupervisedProcess(name="postgres", argv=argv, log_path=self.log_path,
                                              probe=self._accepts_connections, run_as=run_as,

@@ -43,6 +43,7 @@ class StageState:
     links: dict[str, dict[str, str]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     remove_root: bool = False
+    scratch: list[str] = field(default_factory=list)  # folders outside root that die with the stage
 
     @property
     def path(self) -> Path:
@@ -95,6 +96,8 @@ class StageState:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+        for folder in self.scratch:
+            shutil.rmtree(folder, ignore_errors=True)
         if self.remove_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
