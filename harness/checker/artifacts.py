@@ -91,7 +91,7 @@ def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
             try:
                 row = loads(line)
                 merchant, status, amount = row[key], row["status"], row["amount_minor"]
-                record = make(ProviderRecord, (str(row["id"]), statuses.get(status) or str(status), amount))
+                record = make(ProviderRecord, (row["id"], statuses.get(status) or str(status), amount))
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 if not line.strip():
                     continue
