@@ -153,3 +153,15 @@ def test_orders_wait_out_a_provider_outage(stage_factory: StageFactory) -> None:
         behave(stage, error_rate=0.0)
         eventually(lambda: client.get("/orders/out-1").json()["status"] == "succeeded", 15, "out-1 settles")
     assert len(ledger(stage, "orders")) == 1
+
+
+def test_a_database_restart_costs_no_request(stage_factory: StageFactory) -> None:
+    stage = stage_factory()
+    with httpx.Client(base_url=stage.client_url, timeout=15) as client:
+        for i in range(8):  # every pooled connection used once
+            assert client.post("/orders", json=order_body(f"before-{i}")).status_code == 201
+        stage.postgres.stop("immediate")
+        stage.postgres.start()
+        answers = [client.post("/orders", json=order_body(f"after-{i}")).status_code for i in range(8)]
+        assert answers == [201] * 8
+        eventually(lambda: client.get("/orders/after-7").json()["status"] == "succeeded", 15, "after-7 settles")
