@@ -265,6 +265,7 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
         provider.behaviour = provider.initial
         if isinstance(options, dict) and options.get("ledger") is True:
             ledger.wipe()
+            provider.forget_schedule()
             await ledger.committed()
         return Json(provider.behaviour.model_dump())
 

@@ -19,7 +19,8 @@ from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,             -- the rowid; the public id ends with it, so no index on id
+    id TEXT NOT NULL,
     object TEXT NOT NULL,                -- 'order' | 'payout'
     merchant_id TEXT NOT NULL,
     amount_minor INTEGER NOT NULL,
@@ -30,11 +31,11 @@ CREATE TABLE IF NOT EXISTS records (
     idempotency_key TEXT,
     created_at TEXT NOT NULL,
     settled_at TEXT,
-    settle_after REAL NOT NULL,
-    seq INTEGER NOT NULL
+    settle_after REAL NOT NULL
 );
+-- The only secondary index: reconciliation lists by merchant id. Due records are found through an
+-- in-memory schedule rebuilt from the table on start (see Provider), which keeps inserts cheap.
 CREATE INDEX IF NOT EXISTS records_merchant ON records(object, merchant_id);
-CREATE INDEX IF NOT EXISTS records_due ON records(status, settle_after);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,

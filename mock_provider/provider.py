@@ -9,6 +9,7 @@ same body replays the first response (``Idempotent-Replayed: true``), with a dif
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import random
 import sqlite3
@@ -95,12 +96,27 @@ class Provider:
         self.seed = seed
         self._in_flight: set[tuple[str, str]] = set()
         self._id_salt = hashlib.blake2s(str(seed).encode(), digest_size=2).hexdigest()
+        # (settle_after, seq) of every record still processing: derived from the table, so a
+        # restart rebuilds it and settlement carries on where the last commit left it.
+        self._due = [(float(r["settle_after"]), int(r["seq"]))
+                     for r in ledger.all("SELECT settle_after, seq FROM records WHERE status='processing'")]
+        heapq.heapify(self._due)
 
     def chance(self, rate: float, rng: random.Random | None = None) -> bool:
         return rate > 0 and (rng or self.rng).random() < rate
 
     def new_id(self, kind: Kind, seq: int) -> str:
         return f"{kind.prefix}{self._id_salt}{seq:010d}"
+
+    @staticmethod
+    def seq_of(record_id: str) -> int | None:
+        """The record number an id ends with (its last ten digits), or None for a malformed id."""
+        digits = record_id[-10:]
+        return int(digits) if len(record_id) > 10 and digits.isascii() and digits.isdigit() else None
+
+    def forget_schedule(self) -> None:
+        """Drop the settlement schedule, for a wiped ledger."""
+        self._due.clear()
 
     # ---- idempotency --------------------------------------------------------------------------
     def begin(self, kind: Kind, key: str | None, request_hash: str) -> Outcome | None:
@@ -133,12 +149,14 @@ class Provider:
         seq = self.ledger.next_seq()
         record_id = self.new_id(kind, seq)
         created_at = iso(now)
+        settle_after = now + self.behaviour.settle_delay_ms / 1000
         self.ledger.execute(
             "INSERT INTO records (id, object, merchant_id, amount_minor, currency, destination, callback_url, status,"
             " idempotency_key, created_at, settled_at, settle_after, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (record_id, kind.value, fields[kind.merchant_field], fields["amount_minor"], fields["currency"],
              fields.get("destination"), fields["callback_url"], "processing", key, created_at, None,
-             now + self.behaviour.settle_delay_ms / 1000, seq))
+             settle_after, seq))
+        heapq.heappush(self._due, (settle_after, seq))
         body = {"id": record_id, kind.merchant_field: fields[kind.merchant_field], "status": "processing",
                 "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": created_at}
         if kind is Kind.PAYOUT:
@@ -149,7 +167,9 @@ class Provider:
         return Outcome(201, body)
 
     def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
-        row = self.ledger.one("SELECT * FROM records WHERE id=? AND object=?", (record_id, kind.value))
+        seq = self.seq_of(record_id)
+        row = None if seq is None else self.ledger.one("SELECT * FROM records WHERE seq=? AND id=? AND object=?",
+                                                       (seq, record_id, kind.value))
         return public(kind, row) if row is not None else None
 
     def by_merchant_id(self, kind: Kind, merchant_id: str) -> list[dict[str, Any]]:
@@ -162,13 +182,18 @@ class Provider:
         """Settle records whose delay has passed, and put their callbacks in the outbox."""
         if self.behaviour.settlement_stalled:
             return 0
-        rows = self.ledger.all("SELECT * FROM records WHERE status='processing' AND settle_after<=? "
-                               "ORDER BY settle_after LIMIT ?", (now, limit))
+        due: list[int] = []
+        while self._due and self._due[0][0] <= now and len(due) < limit:
+            due.append(heapq.heappop(self._due)[1])
+        if not due:
+            return 0
+        rows = self.ledger.all(f"SELECT * FROM records WHERE seq IN ({','.join('?' * len(due))}) "
+                               "AND status='processing' ORDER BY settle_after, seq", tuple(due))
         for row in rows:
             kind = Kind(row["object"])
             refuse_rate = self.behaviour.decline_rate if kind is Kind.ORDER else self.behaviour.reject_rate
             status = kind.outcomes[1] if self.chance(refuse_rate, self.settlement_rng) else kind.outcomes[0]
-            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE id=?", (status, iso(now), row["id"]))
+            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?", (status, iso(now), row["seq"]))
             updated = dict(row) | {"status": status, "settled_at": iso(now)}
             event_id = f"evt_{row['id']}_{status}"
             payload = {"event_id": event_id, "type": f"{kind.value}.{status}",
