@@ -124,7 +124,6 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
     ledger = Ledger(db)
     start = Behaviour(api_key=api_key, webhook_secret=webhook_secret)
     provider = Provider(ledger, start, seed)
-    state: dict[str, Any] = {}
 
     def authorised(request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {provider.behaviour.api_key}"
@@ -285,7 +284,6 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                                    limits=httpx.Limits(max_connections=64))
         deliverer = Deliverer(provider, client)
         task = asyncio.get_running_loop().create_task(deliverer.run())
-        state["provider"] = provider
         try:
             yield
         finally:
@@ -310,6 +308,4 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.provider = provider
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)
