@@ -3,7 +3,8 @@
 Starts a tiny bench-only server speaking the SUT HTTP contract (in-memory, no database), then
 runs the same Locust users against it in alternating rounds, history on, history off, on,
 off, ... in one run, and prints both median throughputs and their ratio (target: on >= 90% of
-off). Alternating rounds spread the machine's noise over both sides.
+off). Alternating rounds spread the machine's noise over both sides; Locust's CPU time per
+request is printed too, since on a shared machine it is the steadier measure of the cost.
 
     python -m bench.locust_history [--users 20] [--seconds 8] [--rounds 2]
 """
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import csv
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -96,20 +98,25 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def _round(url: str, shape: LoadShape, folder: Path, *, history: bool, seed: int) -> float:
-    """One Locust run; its requests per second from Locust's own aggregated statistics."""
+def _round(url: str, shape: LoadShape, folder: Path, *, history: bool, seed: int) -> tuple[float, float]:
+    """One Locust run: its requests per second (Locust's own aggregated statistics) and the
+    Locust process's CPU microseconds per request, which a busy shared machine disturbs less."""
     argv, env = locust_command(shape, host=url, history_dir=folder / "history", locust_dir=folder / "locust",
                                seed=seed, run_id=f"rbench{seed}", history=history)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
         proc.wait(timeout=shape.duration_s + shape.stop_timeout_s + 60)
     finally:
         _stop(proc)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with (folder / "locust" / "locust_stats.csv").open() as handle:
         for row in csv.DictReader(handle):
             if row["Name"] == "Aggregated":
-                return float(row["Requests/s"])
+                requests = int(row["Request Count"])
+                return float(row["Requests/s"]), cpu_s * 1e6 / max(1, requests)
     raise RuntimeError(f"no aggregated row in {folder / 'locust' / 'locust_stats.csv'}")
 
 
@@ -129,24 +136,29 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "bench.locust_history", "--serve", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    on: list[float] = []
-    off: list[float] = []
+    on: list[tuple[float, float]] = []
+    off: list[tuple[float, float]] = []
     try:
         _wait_healthy(url, server)
         with tempfile.TemporaryDirectory(prefix="orderquake-bench-") as tmp:
             for n in range(args.rounds):
                 for history, results in ((True, on), (False, off)):
                     folder = Path(tmp) / f"{n}-{'on' if history else 'off'}"
-                    rps = _round(url, shape, folder, history=history, seed=n)
-                    results.append(rps)
+                    rps, cpu_us = _round(url, shape, folder, history=history, seed=n)
+                    results.append((rps, cpu_us))
                     lines = sum(1 for p in (folder / "history").glob("*.jsonl") for _ in p.open("rb"))
-                    print(f"round {n + 1} history {'on ' if history else 'off'}: {rps:8.1f} req/s"
-                          + (f" ({lines} history lines)" if history else ""))
+                    print(f"round {n + 1} history {'on ' if history else 'off'}: {rps:8.1f} req/s, "
+                          f"{cpu_us:6.0f} us Locust CPU per request" + (f" ({lines} history lines)" if history else ""))
     finally:
         _stop(server)
-    ratio = statistics.median(on) / statistics.median(off)
-    print(f"median throughput: history on {statistics.median(on):.1f} req/s, off {statistics.median(off):.1f} req/s; "
-          f"ratio {ratio:.1%} (target >= {_TARGET_RATIO:.0%}); {args.users} users, {args.seconds:g} s rounds")
+    rps_on, rps_off = (statistics.median(r for r, _ in side) for side in (on, off))
+    cpu_on, cpu_off = (statistics.median(c for _, c in side) for side in (on, off))
+    ratio = rps_on / rps_off
+    print(f"median throughput: history on {rps_on:.1f} req/s, off {rps_off:.1f} req/s; ratio {ratio:.1%} "
+          f"(target >= {_TARGET_RATIO:.0%}); {args.users} users, {args.seconds:g} s rounds, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"median Locust CPU per request: on {cpu_on:.0f} us, off {cpu_off:.0f} us: recording costs "
+          f"{cpu_on / cpu_off - 1:+.1%} CPU, a throughput ratio of {cpu_off / cpu_on:.1%} when Locust is the limit")
     print("PASS" if ratio >= _TARGET_RATIO else "MISS")
     return 0 if ratio >= _TARGET_RATIO else 1
 
