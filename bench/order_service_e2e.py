@@ -270,6 +270,13 @@ def run_round(stage: LocalStage, index: int, seconds: float, connections: int, w
                                    for name in after}), summaries
 
 
+def service_counters(metrics: str) -> list[str]:
+    """The service's own counts (provider outcomes, callbacks, reconciler actions) from its /metrics text."""
+    wanted = ("provider_calls_total{", "callbacks_total{", "reconciler_actions_total{")
+    return [f"{line.split(' ')[0]}={float(line.split(' ')[1]):.0f}" for line in metrics.splitlines()
+            if line.startswith(wanted)]
+
+
 def report(rounds: list[Round], connections: int) -> str:
     lines = [f"order_service end to end, correct variant, no faults, wrk -t2 -c{connections} through Toxiproxy",
              f"{'round':>5} {'accepted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'orders':>7} "
@@ -315,9 +322,11 @@ def main(argv: list[str] | None = None) -> None:
                 result, summaries = run_round(stage, index, args.seconds, args.connections, work,
                                               args.profile and index == args.rounds - 1)
                 rounds.append(result)
+            counters = service_counters(httpx.get(f"{stage.sut_url}/metrics", timeout=10).text)
         finally:
             stage.stop()
     print(report(rounds, args.connections))
+    print("service counters over the whole run (warm-up included): " + ", ".join(counters))
     for name, summary in summaries.items():
         print(f"\nprofile of the {name} (py-spy, loaded window):\n{summary}")
 
