@@ -155,8 +155,7 @@ def _example(key: Key, why: str, inputs: CheckInputs, events: Mapping[Key, list[
 def check(inputs: CheckInputs) -> CheckResult:
     """Judge every id; ``unknown`` when the final reads did not complete, never ``pass``.
 
-    >>> from harness.checker._gcpause import paused_gc
-from harness.checker.inputs import History
+    >>> from harness.checker.inputs import History
     >>> empty = CheckInputs(History.from_events([]), {k: {} for k in Kind}, {k: {} for k in Kind})
     >>> check(empty).verdict.value
     'pass'
