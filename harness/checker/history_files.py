@@ -3,9 +3,9 @@
 The history writer puts the keys of every event in one order (``harness.load.history``), so
 the write operations are found with two regular expressions matched in C over a whole file:
 one for invokes (op, id, amount), one for completions (type, op, id). The result is used only
-if it accounts for every line naming an ``order`` or ``payout`` op (a quote inside a JSON string
-is always escaped, so ``"op":"order"`` cannot occur inside a value); any other file is parsed as
-JSON, event by event. Reads (``get_order``, ...) do not enter the summary.
+if, with the reads (``"op":"get_...``), it accounts for every line of the file (a quote inside a
+JSON string is always escaped, so these patterns cannot match inside a value); any other file is
+parsed as JSON, event by event. Reads do not enter the summary.
 
 The examples' full events are found by a second pass: every top-level id of a file, in line
 order, tested against the wanted set in C; only the lines that name a wanted id are parsed.
@@ -30,8 +30,8 @@ _COMPLETION = re.compile(r'\{"type":"(ok|fail|info)","op":"(order|payout)","id":
 _ANY_ID = re.compile(r'\{"type":"\w+","op":"\w+","id":"([^"\\\n]*)"')
 
 
-def _writes(text: str) -> int:
-    return text.count('"op":"order"') + text.count('"op":"payout"')
+def _lines(text: str) -> int:
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
 
 
 def read_history(directory: Path) -> History:
@@ -41,7 +41,9 @@ def read_history(directory: Path) -> History:
         text = path.read_bytes().decode(errors="replace")
         invokes = _INVOKE.findall(text)
         completions = _COMPLETION.findall(text)
-        if len(invokes) + len(completions) == _writes(text):
+        # Every line must be accounted for in the writer's compact layout: a write matched here,
+        # or a read. Any other line (other spacing, key order, op) sends the file to JSON.
+        if len(invokes) + len(completions) + text.count('"op":"get_') == _lines(text):
             summariser.add_invokes(invokes)
             summariser.add_completions(completions)
         else:
@@ -58,7 +60,7 @@ def _events_naming(directory: Path, ids: set[str]) -> list[dict[str, Any]]:
     for path in history_files(directory):
         text = path.read_bytes().decode(errors="replace")
         named = _ANY_ID.findall(text)
-        if len(named) != text.count("\n") + (0 if text.endswith("\n") else 1):
+        if len(named) != _lines(text):
             found.extend(event for event in read_events(path) if event.get("id") in ids)
             continue
         hits = list(itertools.compress(itertools.count(), map(ids.__contains__, named)))
