@@ -33,8 +33,10 @@ _STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": si
 def pg_bin_dir() -> Path:
     """The folder holding initdb and pg_ctl: ORDERQUAKE_PG_BIN, PATH, or Debian's layout."""
     explicit = os.environ.get("ORDERQUAKE_PG_BIN")
-    if explicit and (Path(explicit) / "pg_ctl").exists():
-        return Path(explicit)
+    if explicit:
+        if (Path(explicit) / "postgres").exists():
+            return Path(explicit)
+        raise InfrastructureError(f"ORDERQUAKE_PG_BIN={explicit} has no 'postgres' binary: {_INSTALL_HINT}")
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).resolve().parent

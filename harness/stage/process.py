@@ -42,12 +42,18 @@ def tcp_probe(host: str, port: int) -> Probe:
 
 
 def start_time(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None when it is gone."""
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None when it is gone.
+
+    A zombie (exited, not yet reaped: its parent died and init has not collected it) is gone.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat[stat.rindex(")") + 2:].split()[19])
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
 
 
 def alive(pid: int, started: int | None) -> bool:
@@ -68,18 +74,10 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
 def wait_gone(pid: int, started: int | None, deadline_s: float) -> bool:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if not alive(pid, started) or _zombie(pid):
+        if not alive(pid, started):
             return True
         time.sleep(0.02)
     return not alive(pid, started)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] == "Z"
 
 
 def terminate(pid: int, started: int | None, *, grace_s: float = 3.0) -> None:

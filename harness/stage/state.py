@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._paths import state_dir
-from harness.stage.process import alive, kill_group, start_time, wait_gone
+from harness.stage.process import alive, kill_group, start_time, terminate, wait_gone
 
 DEFAULT_STAGE = "default"
 
@@ -92,6 +92,15 @@ class StageState:
                 os.kill(entry.pid, signal.SIGKILL)
             wait_gone(entry.pid, entry.started, 5.0)
             stopped.append(entry.name)
+        return stopped
+
+    def stop_all(self, grace_s: float = 3.0) -> list[str]:
+        """SIGTERM every recorded process (newest first), SIGKILL what outlives ``grace_s``."""
+        stopped = []
+        for entry in reversed(self.processes):
+            if alive(entry.pid, entry.started):
+                terminate(entry.pid, entry.started, grace_s=grace_s)
+                stopped.append(entry.name)
         return stopped
 
     def discard(self) -> None:
