@@ -7,7 +7,10 @@ server pinned to one core with ``taskset``, wrk pinned to the other):
 - ``sqlite``: the same endpoint inserting one row into SQLite in WAL mode (autocommit,
   ``synchronous=NORMAL``), the cost of a naive durable write;
 - ``provider``: ``POST /v1/orders`` of the mock provider with its group-committed ledger, each
-  request a unique ``merchant_order_id`` (a wrk Lua script counts them), no idempotency key.
+  request a unique ``merchant_order_id`` (a wrk Lua script counts them), no idempotency key,
+  settlement stalled so only order creation is measured;
+- ``settling``: the same with settlement running behind the load (each order settled 200 ms
+  later, its callback journaled as dropped rather than sent).
 
 Each target is measured under load (throughput and latency percentiles) and at one connection
 (the latency a request pays on an idle server; the provider's minus hello's is the latency the
@@ -37,7 +40,11 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "bench-key"
-TARGETS = ("hello", "sqlite", "provider")
+TARGETS = ("hello", "sqlite", "provider", "settling")
+# The provider's behaviour per target: order creation alone, and with settlement running behind
+# it (200 ms after each order; callbacks dropped at once, so no HTTP leaves the process).
+_BEHAVIOUR: dict[str, dict[str, Any]] = {"provider": {"settlement_stalled": True},
+              "settling": {"settle_delay_ms": 200, "callback_drop_rate": 1.0}}
 
 # Every wrk thread numbers its own requests; the thread number keeps ids unique across threads.
 _LUA = """
@@ -96,7 +103,7 @@ def _baseline_app(kind: str, db: Path) -> Any:
 def _serve(kind: str, port: int, db: Path) -> None:
     import uvicorn
 
-    if kind == "provider":
+    if kind in _BEHAVIOUR:
         from mock_provider.app import create_app
 
         app = create_app(db=db, api_key=API_KEY, webhook_secret="bench-secret", seed=1)
@@ -137,8 +144,8 @@ def _server(kind: str, workdir: Path, core: str) -> Iterator[int]:
     process = subprocess.Popen(command, env=env)
     try:
         _wait_listening(port, process)
-        if kind == "provider":
-            _settings(port, {"settlement_stalled": True})
+        if kind in _BEHAVIOUR:
+            _settings(port, _BEHAVIOUR[kind])
         yield port
     finally:
         process.terminate()
@@ -229,7 +236,8 @@ def report(results: list[Measurement], connections: int) -> str:
                      f"{sum(m.errors for m in loaded):7d}")
     lines.append(f"provider / hello: best {best['provider'] / best['hello']:.0%}, "
                  f"median {median['provider'] / median['hello']:.0%} (target >= 40%); "
-                 f"provider / sqlite insert: median {median['provider'] / median['sqlite']:.0%}")
+                 f"provider / sqlite insert: median {median['provider'] / median['sqlite']:.0%}; "
+                 f"settling / hello: median {median['settling'] / median['hello']:.0%}")
     lines.append(f"provider: median {median['provider']:.0f} orders/s (target >= 5000); "
                  f"latency added at one connection: {idle['provider'] - idle['hello']:.3f} ms (p50)")
     return "\n".join(lines)

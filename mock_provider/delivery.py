@@ -2,22 +2,20 @@
 
 Both loops read the ledger's tables, so after a SIGKILL and restart they carry on where the
 last commit left them: records still ``processing`` settle, callbacks not yet acknowledged are
-retried. Every delivery attempt, and every drop or duplicate ordered by the behaviour, is
-journaled for ``/_ledger/callbacks``.
+retried. Every delivery attempt, and every duplicate ordered by the behaviour, is journaled for
+``/_ledger/callbacks`` (a drop is decided and journaled at settlement).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
 import httpx
 
-from mock_provider.metrics import CALLBACKS
-from mock_provider.provider import Provider, iso
+from mock_provider.provider import Provider
 from mock_provider.signing import sign
 
 log = logging.getLogger("mock_provider")
@@ -35,13 +33,6 @@ class Deliverer:
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def journal(self, row: Any, attempt: int, outcome: str, status: int | None, error: str | None) -> None:
-        line = {"event_id": row["event_id"], "object": row["object"], "object_id": row["object_id"],
-                "merchant_id": row["merchant_id"], "type": row["type"], "attempt": attempt, "url": row["url"],
-                "outcome": outcome, "http_status": status, "error": error, "at": iso(time.time())}
-        self.provider.ledger.execute("INSERT INTO journal (line) VALUES (?)", (json.dumps(line),))
-        CALLBACKS.labels(outcome=outcome).inc()
 
     async def run(self) -> None:
         while True:
@@ -78,18 +69,13 @@ class Deliverer:
         behaviour = self.provider.behaviour
         ledger = self.provider.ledger
         attempt = int(row["attempt"]) + 1
-        if attempt == 1 and self.provider.chance(behaviour.callback_drop_rate, self.provider.callback_rng):
-            self.journal(row, attempt, "dropped", None, None)
-            ledger.execute("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
-            await ledger.committed()
-            return
         duplicate = attempt == 1 and self.provider.chance(behaviour.callback_duplicate_rate, self.provider.callback_rng)
         status, error = await self._post(row)
         if duplicate:
-            self.journal(row, attempt, "duplicated", status, error)
+            self.provider.journal(row, attempt, "duplicated", status, error)
             status, error = await self._post(row)
         delivered = status is not None and 200 <= status < 300
-        self.journal(row, attempt, "delivered" if delivered else "failed", status, error)
+        self.provider.journal(row, attempt, "delivered" if delivered else "failed", status, error)
         if delivered or attempt >= behaviour.callback_max_attempts:
             ledger.execute("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
         else:

@@ -14,13 +14,17 @@ import json
 import random
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from mock_provider.behaviour import Behaviour
 from mock_provider.ledger import Ledger
+from mock_provider.metrics import CALLBACKS
 
 
 class Kind(StrEnum):
@@ -178,6 +182,15 @@ class Provider:
         return [public(kind, row) for row in rows]
 
     # ---- settlement ---------------------------------------------------------------------------
+    def journal(self, event: Mapping[str, Any], attempt: int, outcome: str, status: int | None,
+                error: str | None) -> None:
+        """Append one line to the callback journal (docs/architecture.md, callback journal)."""
+        line = {"event_id": event["event_id"], "object": event["object"], "object_id": event["object_id"],
+                "merchant_id": event["merchant_id"], "type": event["type"], "attempt": attempt, "url": event["url"],
+                "outcome": outcome, "http_status": status, "error": error, "at": iso(time.time())}
+        self.ledger.execute("INSERT INTO journal (line) VALUES (?)", (orjson.dumps(line).decode(),))
+        CALLBACKS.labels(outcome=outcome).inc()
+
     def settle_due(self, now: float, limit: int = 500) -> int:
         """Settle records whose delay has passed, and put their callbacks in the outbox."""
         if self.behaviour.settlement_stalled:
@@ -189,22 +202,30 @@ class Provider:
             return 0
         rows = self.ledger.all(f"SELECT * FROM records WHERE seq IN ({','.join('?' * len(due))}) "
                                "AND status='processing' ORDER BY settle_after, seq", tuple(due))
+        settled_at = iso(now)
         for row in rows:
             kind = Kind(row["object"])
             refuse_rate = self.behaviour.decline_rate if kind is Kind.ORDER else self.behaviour.reject_rate
             status = kind.outcomes[1] if self.chance(refuse_rate, self.settlement_rng) else kind.outcomes[0]
-            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?", (status, iso(now), row["seq"]))
-            updated = dict(row) | {"status": status, "settled_at": iso(now)}
+            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?",
+                                (status, settled_at, row["seq"]))
+            updated = dict(row) | {"status": status, "settled_at": settled_at}
             event_id = f"evt_{row['id']}_{status}"
             payload = {"event_id": event_id, "type": f"{kind.value}.{status}",
                        "created": int(now), "data": {kind.value: public(kind, updated)}}
+            event = {"event_id": event_id, "object": kind.value, "object_id": row["id"],
+                     "merchant_id": row["merchant_id"], "type": payload["type"], "url": row["callback_url"]}
+            # A dropped event is decided here, once: it never reaches the delivery loop.
+            dropped = self.chance(self.behaviour.callback_drop_rate, self.callback_rng)
             delay_s = self.behaviour.callback_delay_ms / 1000
-            if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
+            if not dropped and self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
                 # Hold this event back so that events settled after it are delivered first.
                 delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
             self.ledger.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at,"
+                " attempt, done) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (event_id, kind.value, row["id"], row["merchant_id"], payload["type"], row["callback_url"],
-                 json.dumps(payload, separators=(",", ":")), now + delay_s))
+                 orjson.dumps(payload).decode(), now + delay_s, int(dropped), int(dropped)))
+            if dropped:
+                self.journal(event, 1, "dropped", None, None)
         return len(rows)

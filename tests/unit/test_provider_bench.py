@@ -54,7 +54,9 @@ def test_report_gives_ratio_and_added_latency(bench: ModuleType) -> None:
     make = bench.Measurement
     results = [make("hello", 64, 10000.0, 5.0, 9.0, 0), make("hello", 1, 5000.0, 0.1, 0.2, 0),
                make("sqlite", 64, 8000.0, 6.0, 10.0, 0), make("sqlite", 1, 4000.0, 0.12, 0.3, 0),
-               make("provider", 64, 6000.0, 9.0, 20.0, 0), make("provider", 1, 3000.0, 0.25, 0.5, 0)]
+               make("provider", 64, 6000.0, 9.0, 20.0, 0), make("provider", 1, 3000.0, 0.25, 0.5, 0),
+               make("settling", 64, 5000.0, 9.0, 20.0, 0), make("settling", 1, 3000.0, 0.25, 0.5, 0)]
     table = bench.report(results, 64)
     assert "provider / hello: best 60%, median 60%" in table
     assert "latency added at one connection: 0.150 ms" in table
+    assert "settling / hello: median 50%" in table
