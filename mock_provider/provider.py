@@ -183,13 +183,13 @@ class Provider:
 
     # ---- settlement ---------------------------------------------------------------------------
     def journal(self, event: Mapping[str, Any], attempt: int, outcome: str, status: int | None,
-                error: str | None) -> None:
+                error: str | None, at: str | None = None) -> None:
         """Append one line to the callback journal (docs/architecture.md, callback journal)."""
         line = {"event_id": event["event_id"], "object": event["object"], "object_id": event["object_id"],
                 "merchant_id": event["merchant_id"], "type": event["type"], "attempt": attempt, "url": event["url"],
-                "outcome": outcome, "http_status": status, "error": error, "at": iso(time.time())}
+                "outcome": outcome, "http_status": status, "error": error, "at": at or iso(time.time())}
         self.ledger.execute("INSERT INTO journal (line) VALUES (?)", (orjson.dumps(line).decode(),))
-        CALLBACKS.labels(outcome=outcome).inc()
+        CALLBACKS.labels(outcome).inc()
 
     def settle_due(self, now: float, limit: int = 500) -> int:
         """Settle records whose delay has passed, and put their callbacks in the outbox."""
@@ -215,17 +215,17 @@ class Provider:
                        "created": int(now), "data": {kind.value: public(kind, updated)}}
             event = {"event_id": event_id, "object": kind.value, "object_id": row["id"],
                      "merchant_id": row["merchant_id"], "type": payload["type"], "url": row["callback_url"]}
-            # A dropped event is decided here, once: it never reaches the delivery loop.
-            dropped = self.chance(self.behaviour.callback_drop_rate, self.callback_rng)
+            # A dropped event is decided here, once: it never enters the outbox.
+            if self.chance(self.behaviour.callback_drop_rate, self.callback_rng):
+                self.journal(event, 1, "dropped", None, None, at=settled_at)
+                continue
             delay_s = self.behaviour.callback_delay_ms / 1000
-            if not dropped and self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
+            if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
                 # Hold this event back so that events settled after it are delivered first.
                 delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
             self.ledger.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at,"
-                " attempt, done) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 (event_id, kind.value, row["id"], row["merchant_id"], payload["type"], row["callback_url"],
-                 orjson.dumps(payload).decode(), now + delay_s, int(dropped), int(dropped)))
-            if dropped:
-                self.journal(event, 1, "dropped", None, None)
+                 orjson.dumps(payload).decode(), now + delay_s))
         return len(rows)
