@@ -175,26 +175,35 @@ def _check(inputs: CheckInputs) -> CheckResult:
         provider = inputs.provider[kind]
         agreed = {kind.success, kind.refusal}
         sut_get, provider_get = sut.get, provider.get
+        in_sut = in_provider = 0
         for op_id, ops in client.items():
             record = sut_get(op_id)
             records = provider_get(op_id, no_records)
-            # The common case, decided without a call: acknowledged, one provider record, the same
-            # terminal status and amount everywhere, no forgery. Anything else is judged in full.
-            if record is not None and ops.ok and len(records) == 1 and not forged and not ops.amounts_differ:
-                status, amount = record
-                truth = records[0]
-                if status == truth[1] and status in agreed and ops.amount == amount == truth[2]:
-                    continue
+            if records:
+                in_provider += 1
+            if record is not None:
+                in_sut += 1
+                # The common case, decided without a call: acknowledged, one provider record, the
+                # same terminal status and amount everywhere, no forgery. Anything else is judged in full.
+                if ops.ok and len(records) == 1 and not forged and not ops.amounts_differ:
+                    status, amount = record
+                    truth = records[0]
+                    if status == truth[1] and status in agreed and ops.amount == amount == truth[2]:
+                        continue
             key = (kind, op_id)
             _judge(kind, key, ops, record, records, forged.get(key, no_claims) if forged else no_claims, tally)
-        for op_id, record in sut.items():
-            if op_id not in client:
-                key = (kind, op_id)
-                _judge(kind, key, None, record, provider_get(op_id, no_records), forged.get(key, no_claims), tally)
-        for op_id, records in provider.items():
-            if op_id not in client and op_id not in sut:
-                key = (kind, op_id)
-                _judge(kind, key, None, None, records, forged.get(key, no_claims), tally)
+        # Ids nobody submitted: looked for only when the counts say some exist.
+        if in_sut < len(sut):
+            for op_id, record in sut.items():
+                if op_id not in client:
+                    key = (kind, op_id)
+                    _judge(kind, key, None, record, provider_get(op_id, no_records), forged.get(key, no_claims),
+                           tally)
+        if in_provider < len(provider):
+            for op_id, records in provider.items():
+                if op_id not in client and op_id not in sut:
+                    key = (kind, op_id)
+                    _judge(kind, key, None, None, records, forged.get(key, no_claims), tally)
     wanted = [key for examples in tally.examples.values() for key, _ in examples]
     events = inputs.history.events_for(wanted) if wanted else {}
     invariants = {

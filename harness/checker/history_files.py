@@ -1,8 +1,8 @@
 """Reading ``history/*.jsonl`` into a ``History`` fast enough for a million orders.
 
 The history writer puts the keys of every event in one order (``harness.load.history``), so
-the write operations are found with two regular expressions matched in C over a whole file:
-one for invokes (op, id, amount), one for completions (type, op, id). The result is used only
+the write operations are found with one regular expression matched in C over a whole file,
+invokes as (op, id, amount) and completions as (type, op, id). The result is used only
 if, with the reads (``"op":"get_...``), it accounts for every line of the file (a quote inside a
 JSON string is always escaped, so these patterns cannot match inside a value); any other file is
 parsed as JSON, event by event. Reads do not enter the summary.
@@ -24,9 +24,9 @@ import orjson
 from harness.checker.inputs import History, HistorySummariser, Key, select_events
 from harness.load.history import history_files, read_events
 
-_INVOKE = re.compile(r'\{"type":"invoke","op":"(order|payout)","id":"([^"\\\n]*)","process":-?\d+,'
-                     r'"time":-?\d+,"wall":[-+0-9.eE]+,"attempt":-?\d+,"value":\{(?:"amount_minor":(-?\d+)[,}])?')
-_COMPLETION = re.compile(r'\{"type":"(ok|fail|info)","op":"(order|payout)","id":"([^"\\\n]*)"')
+_WRITE = re.compile(r'\{"type":"(?:invoke","op":"(order|payout)","id":"([^"\\\n]*)","process":-?\d+,'
+                    r'"time":-?\d+,"wall":[-+0-9.eE]+,"attempt":-?\d+,"value":\{(?:"amount_minor":(-?\d+)[,}])?'
+                    r'|(ok|fail|info)","op":"(order|payout)","id":"([^"\\\n]*)")')
 _ANY_ID = re.compile(r'\{"type":"\w+","op":"\w+","id":"([^"\\\n]*)"')
 
 
@@ -39,13 +39,11 @@ def read_history(directory: Path) -> History:
     summariser = HistorySummariser()
     for path in history_files(directory):
         text = path.read_bytes().decode(errors="replace")
-        invokes = _INVOKE.findall(text)
-        completions = _COMPLETION.findall(text)
+        writes = _WRITE.findall(text)
         # Every line must be accounted for in the writer's compact layout: a write matched here,
         # or a read. Any other line (other spacing, key order, op) sends the file to JSON.
-        if len(invokes) + len(completions) + text.count('"op":"get_') == _lines(text):
-            summariser.add_invokes(invokes)
-            summariser.add_completions(completions)
+        if len(writes) + text.count('"op":"get_') == _lines(text):
+            summariser.add_rows(writes)
         else:
             summariser.add_all(read_events(path))
 

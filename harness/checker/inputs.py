@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from harness.checker.model import Counts, Kind
 
 Key = tuple[Kind, str]
+Row = tuple[str, str, "str | int | None", str, str, str]
 _WRITE_OPS = frozenset({"order", "payout"})
 _COMPLETIONS = frozenset({"ok", "fail", "info"})
 EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
@@ -76,8 +77,7 @@ class HistorySummariser:
     """Folds events into per-id ``ClientOps``.
 
     Every completion follows its own invoke (the writer records the invoke first), so an id's
-    invokes without a completion are its invokes minus its completions: no pairing is needed,
-    and all invokes may be folded before all completions.
+    invokes without a completion are its invokes minus its completions: no pairing is needed.
     """
 
     def __init__(self) -> None:
@@ -86,46 +86,45 @@ class HistorySummariser:
 
     def add_all(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Fold parsed events (dicts of DESIGN.md section 5); malformed ones are skipped."""
-        invokes = []
-        completions = []
+        rows: list[Row] = []
         for event in events:
             op, op_id, kind = event.get("op"), event.get("id"), event.get("type")
             if op not in _WRITE_OPS or type(op_id) is not str:
                 continue
             if kind == "invoke":
-                invokes.append((op, op_id, _amount_of(event)))
+                rows.append((op, op_id, _amount_of(event), "", "", ""))
             elif kind in _COMPLETIONS:
-                completions.append((kind, op, op_id))
-        self.add_invokes(invokes)
-        self.add_completions(completions)
+                rows.append(("", "", None, kind, op, op_id))
+        self.add_rows(rows)
 
-    def add_invokes(self, rows: Collection[tuple[str, str, str | int | None]]) -> None:
-        """Fold ``(op, id, amount_minor)`` of invokes, op ``order`` or ``payout``; the amount may be
-        digits (the fast reader), an int, or empty or None when the invoke carried none."""
-        # The hot loops of a large check (millions of events): locals and subscripts only.
-        tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
-        for op, op_id, amount in rows:
-            if type(amount) is str:
-                amount = int(amount) if amount else None
-            table = tables[op]
-            ops = table.get(op_id)
-            if ops is None:
-                table[op_id] = ClientOps(amount)  # type: ignore[arg-type]
-            else:
-                ops.invokes += 1
-                if amount != ops.amount:
-                    ops.amounts_differ = True
-        self._totals["invoke"] += len(rows)
+    def add_rows(self, rows: Collection[Row]) -> None:
+        """Fold rows of write events, each either an invoke ``(op, id, amount, "", "", "")`` or a
+        completion ``("", "", _, type, op, id)``; op is ``order`` or ``payout``, type ``ok``, ``fail``
+        or ``info``, and the amount digits (the fast reader), an int, or empty or None.
 
-    def add_completions(self, rows: Collection[tuple[str, str, str]]) -> None:
-        """Fold ``(type, op, id)`` of completions, type ``ok``, ``fail`` or ``info``; one without its
-        invoke says nothing and is skipped."""
+        Every completion follows its invoke in the rows of its process, so folding in row order
+        never meets a completion before its id exists.
+        """
+        # The hot loop of a large check (millions of events): locals and subscripts only.
         tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
         totals = self._totals
-        for kind, op, op_id in rows:
-            ops = tables[op].get(op_id)
-            if ops is None:
+        for op, op_id, amount, kind, done_op, done_id in rows:
+            if op:
+                if type(amount) is str:
+                    amount = int(amount) if amount else None
+                table = tables[op]
+                ops = table.get(op_id)
+                if ops is None:
+                    table[op_id] = ClientOps(amount)  # type: ignore[arg-type]  # digits were made an int above
+                else:
+                    ops.invokes += 1
+                    if amount != ops.amount:
+                        ops.amounts_differ = True
+                totals["invoke"] += 1
                 continue
+            ops = tables[done_op].get(done_id)
+            if ops is None:
+                continue  # a completion without its invoke says nothing the checker can use
             if kind == "ok":
                 ops.ok += 1
             elif kind == "fail":

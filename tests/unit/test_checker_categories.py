@@ -229,3 +229,12 @@ def test_an_slo_breach_with_correctness_intact_exits_3_and_json_has_every_field(
     assert set(payload["invariants"]) == {c.value for c in Category}
     assert payload["slo"] == [{"rule": "p99 < 1500ms", "observed": 2100.0, "pass": False}]
     assert set(payload["counts"]) >= {"attempted", "ok", "fail", "info"}
+
+
+def test_an_id_nobody_attempted_is_found_among_many_that_were() -> None:
+    events = [e for n in range(5) for e in op("order", f"o{n}", "ok")]
+    sut = {f"o{n}": ("succeeded", AMOUNT) for n in range(5)}
+    provider = {f"o{n}": [("succeeded", AMOUNT)] for n in range(5)}
+    result = run(events, sut={**sut, "x": ("succeeded", AMOUNT)}, provider={**provider, "y": [("declined", AMOUNT)]})
+    assert found(result) == {"unexpected": 2}
+    assert {e["id"] for e in result.invariants[Category.UNEXPECTED].examples} == {"x", "y"}
