@@ -174,8 +174,7 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 return error(409, "idempotency_error", "a request with this Idempotency-Key is still being processed",
                              param="Idempotency-Key")
             if replay is not None:
-                return Json(replay.body, status_code=replay.status_code,
-                                    headers={"Idempotent-Replayed": "true"})
+                return Json(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
             try:
                 # The key stays in flight through the delay, as it would at a slow provider.
                 delay = draw_delay_s(behaviour.delay, provider.rng)
