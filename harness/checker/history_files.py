@@ -7,8 +7,11 @@ if, with the reads (``"op":"get_...``), it accounts for every line of the file (
 JSON string is always escaped, so these patterns cannot match inside a value); any other file is
 parsed as JSON, event by event. Reads do not enter the summary.
 
-The examples' full events are found by a second pass: every top-level id of a file, in line
-order, tested against the wanted set in C; only the lines that name a wanted id are parsed.
+The examples' full events are found by a second pass over the files that hold them (each id
+remembers the file it was submitted in; the writer keeps every event of an id, reads included,
+in the file of the process that chose it): every top-level id of a file, in line order, is
+tested against the wanted set in C, and only the lines that name a wanted id are parsed. An id
+seen in several files is looked for in all of them.
 """
 
 from __future__ import annotations
@@ -35,27 +38,34 @@ def _lines(text: str) -> int:
 
 
 def read_history(directory: Path) -> History:
-    """Summarise every history file; examples' events are read again from the files on demand."""
+    """Summarise every history file; examples' events are read again from their files on demand."""
     summariser = HistorySummariser()
-    for path in history_files(directory):
+    paths = history_files(directory)
+    for source, path in enumerate(paths):
         text = path.read_bytes().decode(errors="replace")
         writes = _WRITE.findall(text)
         # Every line must be accounted for in the writer's compact layout: a write matched here,
         # or a read. Any other line (other spacing, key order, op) sends the file to JSON.
         if len(writes) + text.count('"op":"get_') == _lines(text):
-            summariser.add_rows(writes)
+            summariser.add_rows(writes, source=source)
         else:
-            summariser.add_all(read_events(path))
+            summariser.add_all(read_events(path), source=source)
 
     def events_for(keys: Collection[Key]) -> dict[Key, list[dict[str, Any]]]:
-        return select_events(_events_naming(directory, {op_id for _, op_id in keys}), keys)
+        sources = set()
+        for kind, op_id in keys:
+            ops = summariser.ops[kind].get(op_id)
+            if ops is not None:
+                sources.add(ops.source)
+        chosen = paths if -1 in sources else [paths[i] for i in sorted(sources)]
+        return select_events(_events_naming(chosen, {op_id for _, op_id in keys}), keys)
 
     return summariser.finish(events_for)
 
 
-def _events_naming(directory: Path, ids: set[str]) -> list[dict[str, Any]]:
+def _events_naming(paths: list[Path], ids: set[str]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for path in history_files(directory):
+    for path in paths:
         text = path.read_bytes().decode(errors="replace")
         named = _ANY_ID.findall(text)
         if len(named) != _lines(text):

@@ -25,10 +25,13 @@ EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 class ClientOps:
     """Every submission of one id (created at its first invoke): how many, how each ended, which amount."""
 
-    __slots__ = ("amount", "amounts_differ", "fail", "info", "invokes", "ok")
+    __slots__ = ("amount", "amounts_differ", "fail", "info", "invokes", "ok", "source")
 
-    def __init__(self, amount: int | None) -> None:
+    def __init__(self, amount: int | None, source: int = -1) -> None:
         self.amount = amount
+        # Which history file holds the id's events, so that its examples are read from there
+        # alone; -1 when they are spread over several (or the events came from memory).
+        self.source = source
         self.amounts_differ = False
         self.invokes = 1
         self.ok = 0
@@ -84,7 +87,7 @@ class HistorySummariser:
         self.ops: dict[Kind, dict[str, ClientOps]] = {Kind.ORDER: {}, Kind.PAYOUT: {}}
         self._totals = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
 
-    def add_all(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def add_all(self, events: Iterable[Mapping[str, Any]], *, source: int = -1) -> None:
         """Fold parsed events (dicts of DESIGN.md section 5); malformed ones are skipped."""
         rows: list[Row] = []
         for event in events:
@@ -95,9 +98,9 @@ class HistorySummariser:
                 rows.append((op, op_id, _amount_of(event), "", "", ""))
             elif kind in _COMPLETIONS:
                 rows.append(("", "", None, kind, op, op_id))
-        self.add_rows(rows)
+        self.add_rows(rows, source=source)
 
-    def add_rows(self, rows: Collection[Row]) -> None:
+    def add_rows(self, rows: Collection[Row], *, source: int = -1) -> None:
         """Fold rows of write events, each either an invoke ``(op, id, amount, "", "", "")`` or a
         completion ``("", "", _, type, op, id)``; op is ``order`` or ``payout``, type ``ok``, ``fail``
         or ``info``, and the amount digits (the fast reader), an int, or empty or None.
@@ -115,9 +118,11 @@ class HistorySummariser:
                 table = tables[op]
                 ops = table.get(op_id)
                 if ops is None:
-                    table[op_id] = ClientOps(amount)  # type: ignore[arg-type]  # digits were made an int above
+                    table[op_id] = ClientOps(amount, source)  # type: ignore[arg-type]  # digits made an int above
                 else:
                     ops.invokes += 1
+                    if ops.source != source:
+                        ops.source = -1
                     if amount != ops.amount:
                         ops.amounts_differ = True
                 totals["invoke"] += 1
