@@ -21,6 +21,7 @@ gives the best and the median. Run ``python -m bench.provider_throughput`` (or t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -74,6 +75,13 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    server_cpu_s: float = 0.0
+
+    @property
+    def per_cpu_s(self) -> float:
+        """Requests per second of server CPU: what one core of its own would serve, whatever the neighbours do."""
+        return self.requests / self.server_cpu_s if self.server_cpu_s > 0 else 0.0
 
 
 # ---- the baseline servers (run in a child process by ``--serve``) ---------------------------------
@@ -134,7 +142,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: floa
 
 
 @contextmanager
-def _server(kind: str, workdir: Path, core: str) -> Iterator[int]:
+def _server(kind: str, workdir: Path, core: str) -> Iterator[tuple[int, int]]:
     """A server for ``kind`` pinned to ``core``, stopped (then killed) on the way out."""
     port = _free_port()
     db = workdir / f"{kind}-{port}.db"
@@ -146,7 +154,7 @@ def _server(kind: str, workdir: Path, core: str) -> Iterator[int]:
         _wait_listening(port, process)
         if kind in _BEHAVIOUR:
             _settings(port, _BEHAVIOUR[kind])
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:
@@ -183,15 +191,26 @@ def parse_wrk(target: str, connections: int, text: str) -> Measurement:
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
+    total = re.search(r"^\s+(\d+) requests in", text, re.MULTILINE)
     return Measurement(target, connections, float(rate.group(1)), _latency_ms(text, "50"), _latency_ms(text, "99"),
-                       errors)
+                       errors, int(total.group(1)) if total else 0)
 
 
-def _wrk(target: str, port: int, script: Path, connections: int, seconds: float, core: str) -> Measurement:
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds used so far by process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(target: str, server: tuple[int, int], script: Path, connections: int, seconds: float,
+         core: str) -> Measurement:
+    port, pid = server
     command = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
                "-s", str(script), f"http://127.0.0.1:{port}/"]
+    cpu_before = _cpu_s(pid)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
-    return parse_wrk(target, connections, result.stdout)
+    measured = parse_wrk(target, connections, result.stdout)
+    return dataclasses.replace(measured, server_cpu_s=_cpu_s(pid) - cpu_before)
 
 
 def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str) -> list[Measurement]:
@@ -204,41 +223,52 @@ def measure(rounds: int, seconds: float, connections: int, server_core: str, loa
         script.write_text(_LUA)
         for round_no in range(rounds):
             for target in TARGETS:
-                with _server(target, Path(tmp), server_core) as port:
-                    _wrk(target, port, script, connections, 1.0, load_core)  # warm-up
-                    loaded = _wrk(target, port, script, connections, seconds, load_core)
-                    idle = _wrk(target, port, script, 1, min(seconds, 3.0), load_core)
+                with _server(target, Path(tmp), server_core) as server:
+                    _wrk(target, server, script, connections, 1.0, load_core)  # warm-up
+                    loaded = _wrk(target, server, script, connections, seconds, load_core)
+                    idle = _wrk(target, server, script, 1, min(seconds, 3.0), load_core)
                 results += [loaded, idle]
                 print(f"round {round_no + 1} {target:8s} {loaded.requests_per_s:9.0f} req/s "
+                      f"({loaded.per_cpu_s:6.0f} per server CPU-s) "
                       f"p50 {loaded.p50_ms:.2f} ms p99 {loaded.p99_ms:.2f} ms errors {loaded.errors}; "
                       f"1 connection p50 {idle.p50_ms:.3f} ms", flush=True)
     return results
 
 
 def report(results: list[Measurement], connections: int) -> str:
-    """The table: best and median per target, the provider's share of hello, the latency it adds."""
+    """The table: best and median per target, the provider's share of hello, the latency it adds.
+
+    Wall-clock rates move with whatever else the machine runs; requests per server CPU-second
+    hardly do, so the table gives both and the ratios for both.
+    """
     def of(target: str, conns: int) -> list[Measurement]:
         return [m for m in results if m.target == target and m.connections == conns]
 
-    lines = [f"{'target':9s} {'best req/s':>11s} {'median req/s':>13s} {'p50 ms':>8s} {'p99 ms':>8s} "
-             f"{'idle p50 ms':>12s} {'errors':>7s}"]
+    lines = [f"{'target':9s} {'best req/s':>11s} {'median req/s':>13s} {'median /CPU-s':>14s} {'p50 ms':>8s} "
+             f"{'p99 ms':>8s} {'idle p50 ms':>12s} {'errors':>7s}"]
     best: dict[str, float] = {}
     median: dict[str, float] = {}
+    per_cpu: dict[str, float] = {}
     idle: dict[str, float] = {}
     for target in TARGETS:
         loaded = of(target, connections)
         best[target] = max(m.requests_per_s for m in loaded)
         median[target] = statistics.median(m.requests_per_s for m in loaded)
+        per_cpu[target] = statistics.median(m.per_cpu_s for m in loaded)
         idle[target] = statistics.median(m.p50_ms for m in of(target, 1))
-        lines.append(f"{target:9s} {best[target]:11.0f} {median[target]:13.0f} "
+        lines.append(f"{target:9s} {best[target]:11.0f} {median[target]:13.0f} {per_cpu[target]:14.0f} "
                      f"{statistics.median(m.p50_ms for m in loaded):8.2f} "
                      f"{statistics.median(m.p99_ms for m in loaded):8.2f} {idle[target]:12.3f} "
                      f"{sum(m.errors for m in loaded):7d}")
-    lines.append(f"provider / hello: best {best['provider'] / best['hello']:.0%}, "
-                 f"median {median['provider'] / median['hello']:.0%} (target >= 40%); "
-                 f"provider / sqlite insert: median {median['provider'] / median['sqlite']:.0%}; "
-                 f"settling / hello: median {median['settling'] / median['hello']:.0%}")
-    lines.append(f"provider: median {median['provider']:.0f} orders/s (target >= 5000); "
+
+    def share(a: str, b: str, table: dict[str, float]) -> str:
+        return f"{table[a] / table[b]:.0%}" if table[b] else "n/a"
+    lines.append(f"provider / hello: best {share('provider', 'hello', best)}, "
+                 f"median {share('provider', 'hello', median)}, per CPU-s {share('provider', 'hello', per_cpu)} "
+                 f"(target >= 40%); provider / sqlite insert: median {share('provider', 'sqlite', median)}; "
+                 f"settling / hello: median {share('settling', 'hello', median)}")
+    lines.append(f"provider: best {best['provider']:.0f}, median {median['provider']:.0f}, "
+                 f"per CPU-s {per_cpu['provider']:.0f} orders/s (target >= 5000); "
                  f"latency added at one connection: {idle['provider'] - idle['hello']:.3f} ms (p50)")
     return "\n".join(lines)
 

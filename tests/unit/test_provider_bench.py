@@ -43,6 +43,8 @@ def test_parse_wrk_reads_rate_percentiles_in_any_unit_and_all_errors(bench: Modu
     assert m.requests_per_s == pytest.approx(5364.78)
     assert m.p50_ms == pytest.approx(0.85) and m.p99_ms == pytest.approx(1200.0)
     assert m.errors == 4 + 2 + 1
+    assert m.requests == 26995
+    assert bench.Measurement("p", 64, 1.0, 1.0, 1.0, 0, requests=5000, server_cpu_s=0.5).per_cpu_s == 10000
 
 
 def test_parse_wrk_refuses_output_without_a_rate(bench: ModuleType) -> None:
@@ -57,6 +59,6 @@ def test_report_gives_ratio_and_added_latency(bench: ModuleType) -> None:
                make("provider", 64, 6000.0, 9.0, 20.0, 0), make("provider", 1, 3000.0, 0.25, 0.5, 0),
                make("settling", 64, 5000.0, 9.0, 20.0, 0), make("settling", 1, 3000.0, 0.25, 0.5, 0)]
     table = bench.report(results, 64)
-    assert "provider / hello: best 60%, median 60%" in table
+    assert "provider / hello: best 60%, median 60%, per CPU-s n/a" in table
     assert "latency added at one connection: 0.150 ms" in table
     assert "settling / hello: median 50%" in table
