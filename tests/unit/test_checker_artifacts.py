@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness._exceptions import UsageError
-from harness.checker import Category, Verdict, check, load_inputs, write_verdict
+from harness.checker import Category, Kind, Verdict, check, load_inputs, write_verdict
 from harness.cli.main import main
 from harness.load.history import EventType, HistoryWriter, Op
 
@@ -119,3 +119,20 @@ def test_write_verdict_writes_the_json_atomically(tmp_path: Path) -> None:
     path = write_verdict(run_dir, check(load_inputs(run_dir)))
     assert json.loads(path.read_text())["verdict"] == "pass"
     assert not list(run_dir.glob("*.tmp"))
+
+
+def test_unusual_state_files_are_read_row_by_row_to_the_same_effect(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, orders=3)
+    state = run_dir / "state"
+    # A duplicate provider record, an amount as a string, a blank line: the row-by-row reader's cases.
+    ledger = state / "provider_orders.ndjson"
+    first = ledger.read_text().splitlines()[0]
+    ledger.write_text(ledger.read_text() + first.replace('"po_0"', '"po_dup"') + "\n\n")
+    sut = state / "sut_orders.jsonl"
+    sut.write_text(sut.read_text().replace('"amount_minor": 101', '"amount_minor": "101"') + "\n")
+    result = check(load_inputs(run_dir))
+    assert result.invariants[Category.DUPLICATED].count == 1
+    assert [r["provider_id"] for r in result.invariants[Category.DUPLICATED].examples[0]["provider"]] == [
+        "po_0", "po_dup"]
+    assert result.invariants[Category.AMOUNT_MISMATCH].count == 0
+    assert result.money[Kind.ORDER].sut_minor == 100 + 101 + 102
