@@ -9,12 +9,8 @@ read succeeded. Without the marker the verdict is ``unknown``.
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from operator import itemgetter, methodcaller
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -26,8 +22,6 @@ from harness.checker.inputs import CheckInputs, ForgedClaim, Key, ProviderRecord
 from harness.checker.model import CheckResult, Kind
 
 COMPLETE_MARKER = Path("state") / "complete.json"
-_CHUNK_ROWS = 50_000
-_AMOUNT_TYPES = {int, type(None)}
 # One shared str per status instead of a fresh copy in each of a million records.
 _STATUS = {s: s for s in ("pending", "processing", "succeeded", "declined", "paid", "rejected", "failed")}
 
@@ -57,9 +51,11 @@ def _bad_row(path: Path, number: int, line: bytes, required: tuple[str, ...]) ->
                       "for the SUT state, make the target's state SQL select them")
 
 
-def _read_sut_rows(path: Path, kind: Kind) -> dict[str, SutRecord]:
-    """Row by row: slower, but takes what the fast reader refuses and names what is wrong."""
+def read_sut(path: Path, kind: Kind) -> dict[str, SutRecord]:
+    """``state/sut_<kind>s.jsonl``: one row per SUT record, keyed by the contract's id column."""
     found: dict[str, SutRecord] = {}
+    if not path.exists():
+        return found
     required = (kind.sut_key, "status")
     key = kind.sut_key
     # The per-row loop of a million-row state: locals and subscripts, and a NamedTuple built
@@ -82,9 +78,11 @@ def _read_sut_rows(path: Path, kind: Kind) -> dict[str, SutRecord]:
     return found
 
 
-def _read_provider_rows(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
-    """Row by row: slower, but groups duplicates and names what is wrong."""
+def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
+    """The provider's ledger, every record (duplicates included), keyed by the merchant's id."""
     records: dict[str, list[ProviderRecord]] = {}
+    if not path.exists():
+        return records
     key = kind.merchant_key
     required = (key, "id", "status", "amount_minor")
     make, loads, statuses = tuple.__new__, orjson.loads, _STATUS
@@ -107,73 +105,6 @@ def _read_provider_rows(path: Path, kind: Kind) -> dict[str, list[ProviderRecord
                 records[merchant] = [record]
             else:
                 found.append(record)
-    return records
-
-
-def _fast_columns(path: Path, keys: tuple[str, ...]) -> Iterator[list[list[Any]]] | None:
-    """The values of ``keys`` (``amount_minor`` may be absent: None) for a chunk of rows at a time.
-
-    Everything here runs in C (orjson, ``map``, ``itemgetter``); a million rows never exist as
-    dicts at once. Returns None, before yielding anything, if the file is not plain: a blank or
-    bad line, a missing key, an id that is not a string, an amount that is not an integer or null. The
-    caller then reads it row by row, which says exactly what is wrong.
-    """
-    chunks = []
-    loads = orjson.loads
-    getters = [methodcaller("get", key) if key == "amount_minor" else itemgetter(key) for key in keys]
-    with path.open("rb") as handle:
-        while True:
-            try:
-                rows = list(map(loads, itertools.islice(handle, _CHUNK_ROWS)))
-                if not rows:
-                    break
-                columns = [list(map(getter, rows)) for getter in getters]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                return None
-            if set(map(type, columns[0])) != {str} or not set(map(type, columns[-1])) <= _AMOUNT_TYPES:
-                return None
-            chunks.append(columns)
-    return iter(chunks)
-
-
-def read_sut(path: Path, kind: Kind) -> dict[str, SutRecord]:
-    """``state/sut_<kind>s.jsonl``: one row per SUT record, keyed by the contract's id column."""
-    if not path.exists():
-        return {}
-    chunks = _fast_columns(path, (kind.sut_key, "status", "amount_minor"))
-    if chunks is None:
-        return _read_sut_rows(path, kind)
-    found: dict[str, SutRecord] = {}
-    statuses = _STATUS
-    try:
-        for ids, status, amounts in chunks:
-            # Plain (status, amount) tuples built in C stand for SutRecord: the same tuple, and a
-            # million NamedTuple constructor calls cost more than the rest of the read.
-            found.update(zip(ids, zip(map(statuses.get, status, status), amounts, strict=True), strict=True))  # type: ignore[arg-type]
-    except TypeError:  # an unhashable status
-        return _read_sut_rows(path, kind)
-    return found
-
-
-def read_provider(path: Path, kind: Kind) -> Mapping[str, Sequence[ProviderRecord]]:
-    """The provider's ledger, every record (duplicates included), keyed by the merchant's id."""
-    if not path.exists():
-        return {}
-    chunks = _fast_columns(path, (kind.merchant_key, "id", "status", "amount_minor"))
-    if chunks is None:
-        return _read_provider_rows(path, kind)
-    records: dict[str, Sequence[ProviderRecord]] = {}
-    statuses = _STATUS
-    try:
-        for merchants, pids, status, amounts in chunks:
-            before = len(records)
-            # Each id's records as a 1-tuple of a plain (id, status, amount) tuple, built in C.
-            singles = zip(zip(pids, map(statuses.get, status, status), amounts, strict=True))
-            records.update(zip(merchants, singles, strict=True))  # type: ignore[arg-type]
-            if len(records) - before != len(merchants):
-                return _read_provider_rows(path, kind)  # one id twice: group them the slow way
-    except TypeError:
-        return _read_provider_rows(path, kind)
     return records
 
 

@@ -20,7 +20,7 @@ twice for one cause):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from harness.checker._gcpause import paused_gc
@@ -53,7 +53,7 @@ class _Tally:
             self.examples[category].append((key, why))
 
 
-def provider_status(kind: Kind, records: Sequence[ProviderRecord]) -> str | None:
+def provider_status(kind: Kind, records: list[ProviderRecord]) -> str | None:
     """The provider's word on an id: charged if any record moved money, else in flight, else refused."""
     if not records:
         return None
@@ -77,7 +77,7 @@ def _disagreement(kind: Kind, sut_status: str, truth: str | None) -> str | None:
     return f"SUT status {sut_status!r} is not a contract status"
 
 
-def _amounts_differ(ops: ClientOps | None, sut: SutRecord | None, records: Sequence[ProviderRecord]) -> str | None:
+def _amounts_differ(ops: ClientOps | None, sut: SutRecord | None, records: list[ProviderRecord]) -> str | None:
     amounts: dict[str, set[int]] = {}
     if ops is not None and ops.amount is not None:
         amounts.setdefault("client", set()).add(ops.amount)
@@ -94,11 +94,8 @@ def _amounts_differ(ops: ClientOps | None, sut: SutRecord | None, records: Seque
     return ", ".join(f"{who} {sorted(values)}" for who, values in amounts.items())
 
 
-def _judge(kind: Kind, key: Key, ops: ClientOps | None, sut: SutRecord | None, records: Sequence[ProviderRecord],
+def _judge(kind: Kind, key: Key, ops: ClientOps | None, sut: SutRecord | None, records: list[ProviderRecord],
            claims: list[ForgedClaim], tally: _Tally) -> None:
-    # Readers may hand plain tuples in the records' layout; name the fields for the slow path.
-    sut = None if sut is None else SutRecord(*sut)
-    records = [ProviderRecord(*record) for record in records]
     if len(records) > 1:
         tally.add(Category.DUPLICATED, key, f"{len(records)} provider records")
     mismatch = _amounts_differ(ops, sut, records)
@@ -135,7 +132,7 @@ def _judge(kind: Kind, key: Key, ops: ClientOps | None, sut: SutRecord | None, r
         tally.add(Category.RECOVERED, key, f"outcome unknown to the client, SUT {sut.status}")
 
 
-def _money(kind: Kind, sut: Mapping[str, SutRecord], provider: Mapping[str, Sequence[ProviderRecord]]) -> MoneyFlow:
+def _money(kind: Kind, sut: Mapping[str, SutRecord], provider: Mapping[str, list[ProviderRecord]]) -> MoneyFlow:
     success = kind.success
     provider_sum = sum(record[2] or 0 for records in provider.values() for record in records if record[1] == success)
     moved = [record[1] for record in sut.values() if record[0] == success]
@@ -149,9 +146,8 @@ def _example(key: Key, why: str, inputs: CheckInputs, events: Mapping[Key, list[
     return {
         "id": op_id, "kind": kind.value, "why": why,
         "history": events.get(key, []),
-        # Records may be plain tuples in the same layout (the fast reader's); name their fields.
-        "sut": None if sut is None else SutRecord(*sut)._asdict(),
-        "provider": [ProviderRecord(*record)._asdict() for record in inputs.provider[kind].get(op_id, ())],
+        "sut": None if sut is None else sut._asdict(),
+        "provider": [record._asdict() for record in inputs.provider[kind].get(op_id, [])],
         "forged": [claim._asdict() for claim in inputs.forged.get(key, [])],
     }
 
@@ -170,7 +166,7 @@ def check(inputs: CheckInputs) -> CheckResult:
 
 def _check(inputs: CheckInputs) -> CheckResult:
     tally = _Tally()
-    no_records: Sequence[ProviderRecord] = ()
+    no_records: list[ProviderRecord] = []
     no_claims: list[ForgedClaim] = []
     forged = inputs.forged
     for kind in Kind:

@@ -9,7 +9,7 @@ The full events of a few ids (the examples of the verdict) are fetched afterward
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -190,7 +190,7 @@ class CheckInputs:
 
     history: History
     sut: Mapping[Kind, Mapping[str, SutRecord]]
-    provider: Mapping[Kind, Mapping[str, Sequence[ProviderRecord]]]
+    provider: Mapping[Kind, Mapping[str, list[ProviderRecord]]]
     forged: Mapping[Key, list[ForgedClaim]] = field(default_factory=dict)
     final_reads_complete: bool = True
     incomplete_reason: str | None = None
