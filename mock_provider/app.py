@@ -36,6 +36,7 @@ from mock_provider.provider import InFlight, KeyReused, Kind, Provider, ledger_l
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_URL = re.compile(r"^https?://[!-~]{1,2040}$")  # printable ASCII only: no spaces or control characters
 _MAX_AMOUNT = 10**12
 _MAX_BODY = 16 * 1024
 
@@ -81,8 +82,8 @@ def _validate(kind: Kind, data: Any) -> dict[str, Any]:
     if not isinstance(data["currency"], str) or not _CURRENCY.match(data["currency"]):
         raise Invalid("currency", "expected an ISO 4217 code such as EUR")
     url = data["callback_url"]
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2048:
-        raise Invalid("callback_url", "expected an http(s) URL")
+    if not isinstance(url, str) or not _URL.match(url):
+        raise Invalid("callback_url", "expected an http(s) URL of printable ASCII, at most 2048 characters")
     if kind is Kind.PAYOUT and (not isinstance(data["destination"], str) or not _ID.match(data["destination"])):
         raise Invalid("destination", "expected 1-128 characters of [A-Za-z0-9._:-]")
     return data

@@ -62,6 +62,8 @@ class Deliverer:
     async def _deliver(self, row: dict[str, Any]) -> None:
         try:
             await self._attempt(row)
+        except Exception:  # the next tick retries the event; say why it failed rather than lose it
+            log.exception("delivery of %s failed", row["event_id"])
         finally:
             self._in_flight.discard(row["event_id"])
 
@@ -91,7 +93,9 @@ class Deliverer:
         async with self._slots:
             try:
                 response = await self.client.post(row["url"], content=body, headers=headers)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # The URL came from the client: one httpx cannot even parse is a failed attempt like
+                # any other, journaled and retried until the attempts run out.
                 return None, f"{type(exc).__name__}: {exc}"[:300]
         return response.status_code, None
 

@@ -32,7 +32,7 @@ def _create(kind: str) -> dict[str, Any]:
     merchant = f"merchant_{kind}_id"
     props: dict[str, Any] = {merchant: _ID, "amount_minor": {"type": "integer", "minimum": 1, "maximum": 10**12},
                              "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                             "callback_url": {"type": "string", "pattern": "^https?://", "maxLength": 2048}}
+                             "callback_url": {"type": "string", "pattern": "^https?://[!-~]{1,2040}$"}}
     required = [merchant, "amount_minor", "currency", "callback_url"]
     if kind == "payout":
         props["destination"] = _ID

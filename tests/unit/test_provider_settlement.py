@@ -265,3 +265,20 @@ def test_callback_drop_and_duplicate_rates_are_about_right(tmp_path: Path) -> No
         assert 30 <= duplicated <= 80, duplicated  # 20% of the ~210 not dropped
         assert len(receiver.received) == 300 - dropped + duplicated
     run_with(tmp_path, receiver, {"callback_drop_rate": 0.3, "callback_duplicate_rate": 0.2}, body)
+
+
+def test_a_callback_url_httpx_cannot_parse_is_a_journaled_failure_not_a_stuck_loop(tmp_path: Path) -> None:
+    receiver = Receiver()
+
+    async def body(client: httpx.AsyncClient) -> None:
+        bad = (await client.post("/v1/orders", json=order("bad") | {"callback_url": "http://[::1"})).json()["id"]
+        await client.post("/v1/orders", json=order("good"))
+
+        async def both_finished() -> bool:
+            lines = await journal(client)
+            return len([x for x in lines if x["object_id"] == bad]) == 2 and len(receiver.received) == 1
+        await until(both_finished)
+        failures = [x for x in await journal(client) if x["object_id"] == bad]
+        assert [x["outcome"] for x in failures] == ["failed", "failed"]
+        assert failures[0]["error"].startswith("InvalidURL")
+    run_with(tmp_path, receiver, {"callback_max_attempts": 2, "callback_backoff_ms": 10}, body)

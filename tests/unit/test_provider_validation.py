@@ -22,6 +22,8 @@ GOOD = {"merchant_order_id": "m-1", "amount_minor": 100, "currency": "EUR", "cal
     (GOOD | {"amount_minor": True}, 422, "amount_minor"),
     (GOOD | {"currency": "eur"}, 422, "currency"),
     (GOOD | {"callback_url": "ftp://x"}, 422, "callback_url"),
+    (GOOD | {"callback_url": "http://\rexample"}, 422, "callback_url"),
+    (GOOD | {"callback_url": "http://exa mple"}, 422, "callback_url"),
     (GOOD | {"merchant_order_id": ""}, 422, "merchant_order_id"),
     (GOOD | {"extra": 1}, 422, "extra"),
     ({k: v for k, v in GOOD.items() if k != "currency"}, 422, "currency"),
