@@ -15,7 +15,9 @@ server pinned to one core with ``taskset``, wrk pinned to the other):
 Each target is measured under load (throughput and latency percentiles) and at one connection
 (the latency a request pays on an idle server; the provider's minus hello's is the latency the
 provider adds). The run repeats ``--rounds`` times because the machine is shared; the table
-gives the best and the median. Run ``python -m bench.provider_throughput`` (or this file).
+gives the best and the median, and next to them requests per second of server CPU time (read
+from ``/proc``), which estimates what a core of its own would serve and moves far less with the
+neighbours' load. Run ``python -m bench.provider_throughput`` (or this file).
 """
 
 from __future__ import annotations
