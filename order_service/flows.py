@@ -57,7 +57,10 @@ def _apply_sql(kind: Kind) -> bytes:
 
 
 class Rejected(Exception):
-    """A callback that must not change anything (bad signature, stale, replay, unknown, mismatched)."""
+    """A callback that must not change anything: unsigned, forged, stale, malformed, unknown or mismatched.
+
+    A replayed event is not rejected: it is acknowledged (so the provider stops retrying) and ignored.
+    """
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

@@ -19,4 +19,3 @@ class Kind:
 ORDER = Kind("order", "orders", "order_id", "/v1/orders", "merchant_order_id", "succeeded", "declined")
 PAYOUT = Kind("payout", "payouts", "payout_id", "/v1/payouts", "merchant_payout_id", "paid", "rejected")
 KINDS = {k.name: k for k in (ORDER, PAYOUT)}
-TERMINAL = {"succeeded", "declined", "failed", "paid", "rejected"}
