@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import signal
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.load import LoadShape, iter_events, locust_command
+from harness.load import LoadShape, iter_events, locust_commands
 
 SERVER = Path(__file__).with_name("load_contract_server.py")
 RUN_ID = "rit01"
@@ -42,12 +43,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-@pytest.fixture
-def hanging_server(tmp_path: Path) -> Iterator[str]:
-    """The contract server, hanging every 6th submission for 3 s (the clients time out after 1 s)."""
+@contextlib.contextmanager
+def contract_server(tmp_path: Path, *, hang_every: int) -> Iterator[str]:
+    """The contract server; with ``hang_every`` > 0 every such submission hangs for 3 s."""
     port = _free_port()
     log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--hang-every", "6",
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--hang-every", str(hang_every),
                              "--hang-seconds", "3"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -65,30 +66,42 @@ def hanging_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def _run_locust(url: str, tmp_path: Path) -> list[dict[str, Any]]:
+@pytest.fixture
+def hanging_server(tmp_path: Path) -> Iterator[str]:
+    """Hangs every 6th submission for 3 s; the clients time out after 1 s."""
+    with contract_server(tmp_path, hang_every=6) as url:
+        yield url
+
+
+@pytest.fixture
+def steady_server(tmp_path: Path) -> Iterator[str]:
+    with contract_server(tmp_path, hang_every=0) as url:
+        yield url
+
+
+def _run_locust(url: str, tmp_path: Path, *, workers: int = 0) -> list[dict[str, Any]]:
     shape = LoadShape(users=6, spawn_rate=6, duration_s=4, duplicates=0.5, request_timeout_s=1.0,
                       mix={"order": 6, "payout": 2, "get_order": 1, "get_payout": 1})
-    argv, env = locust_command(shape, host=url, history_dir=tmp_path / "history", locust_dir=tmp_path / "locust",
-                               seed=11, run_id=RUN_ID)
+    commands = locust_commands(shape, host=url, history_dir=tmp_path / "history", locust_dir=tmp_path / "locust",
+                               seed=11, run_id=RUN_ID, workers=workers)
     log = (tmp_path / "locust.log").open("wb")
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    procs = []
     try:
-        code = proc.wait(timeout=60)
+        for argv, env in commands:
+            procs.append(subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        codes = [proc.wait(timeout=60) for proc in procs]
     finally:
-        _stop(proc)
+        for proc in procs:
+            _stop(proc)
         log.close()
-    assert code in (0, 1), (tmp_path / "locust.log").read_text()[-2000:]
+    assert all(code in (0, 1) for code in codes), (tmp_path / "locust.log").read_text()[-2000:]
     return list(iter_events(tmp_path / "history"))
 
 
-def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_server: str, tmp_path: Path) -> None:
-    events = _run_locust(hanging_server, tmp_path)
-    assert (tmp_path / "locust" / "locust_stats.csv").exists() and (tmp_path / "locust" / "report.html").exists()
-    assert len(events) > 50
-
+def _assert_well_formed(events: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
+    """Every invoke has exactly one completion after it; returns each write id's attempts."""
     open_ops: dict[tuple[Any, ...], dict[str, Any]] = {}
-    completions = collections.Counter[str]()
     attempts: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
     for event in events:
         key = (event["process"], event["op"], event["id"], event["attempt"])
@@ -103,14 +116,21 @@ def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_serv
             invoke = open_ops.pop(key, None)
             assert invoke is not None, f"a {event['type']} without its invoke: {event}"
             assert event["time"] >= invoke["time"]
-            completions[event["type"]] += 1
     assert not open_ops, f"invokes without a completion after a clean stop: {list(open_ops)[:3]}"
-
-    # Duplicates reuse the id with a higher attempt, each attempt once.
-    duplicated = {k: a for k, a in attempts.items() if len(a) > 1}
-    assert duplicated, "expected duplicate submissions with duplicates=0.5"
     for ids_attempts in attempts.values():
         assert sorted(ids_attempts) == list(range(1, len(ids_attempts) + 1))
+    return attempts
+
+
+def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_server: str, tmp_path: Path) -> None:
+    events = _run_locust(hanging_server, tmp_path)
+    assert (tmp_path / "locust" / "locust_stats.csv").exists() and (tmp_path / "locust" / "report.html").exists()
+    assert len(events) > 50
+    attempts = _assert_well_formed(events)
+    completions = collections.Counter(e["type"] for e in events if e["type"] != "invoke")
+
+    # Duplicates reuse the id with a higher attempt, each attempt once.
+    assert any(len(a) > 1 for a in attempts.values()), "expected duplicate submissions with duplicates=0.5"
 
     # The hanging server makes clients time out: unknown outcomes, never a success or failure.
     infos = [e for e in events if e["type"] == "info"]
@@ -121,3 +141,17 @@ def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_serv
     resent = [e for e in infos if e["op"] in ("order", "payout")
               and max(attempts[(e["op"], e["id"])]) > e["attempt"]]
     assert resent
+
+
+def test_workers_write_their_own_files_with_distinct_processes(steady_server: str, tmp_path: Path) -> None:
+    events = _run_locust(steady_server, tmp_path, workers=2)
+    files = sorted((tmp_path / "history").glob("*.jsonl"))
+    assert len(files) == 2, "one history file per worker, none for the master"
+    _assert_well_formed(events)
+    processes_per_file = [{e["process"] for e in iter_events_of(path)} for path in files]
+    assert all(processes_per_file) and not set.intersection(*processes_per_file)
+    assert not [e for e in events if e["type"] == "info"]
+
+
+def iter_events_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
