@@ -145,14 +145,16 @@ class LocalStage:
             state.scratch.append(str(postgres.data_dir))
         state.save()
         try:
+            wanted = [c for c in config.components if c in available_components()]
+            if "provider" in wanted:
+                stage._spawn_provider()  # needs nothing else: its interpreter warms up meanwhile
             stage._start_infrastructure()
             stage._create_links()
             postgres.create_database(SUT_DATABASE)
-            wanted = [c for c in config.components if c in available_components()]
-            if "provider" in wanted:
-                stage._start_provider()
             if "sut" in wanted:
-                stage._start_sut()
+                stage._spawn_sut()
+            for process in stage.components.values():
+                process.wait_ready()
         except BaseException:
             stage.stop()
             raise
@@ -200,19 +202,19 @@ class LocalStage:
         self.state.links = {n: {"listen": link.listen, "upstream": link.upstream} for n, link in self.links.items()}
         self.state.save()
 
-    def _start_component(self, process: SupervisedProcess, url: str) -> None:
+    def _spawn_component(self, process: SupervisedProcess, url: str) -> None:
+        """Start without waiting, so that the Python components' start-up overlaps the rest of ``up``."""
         self.components[process.name] = process
         self.component_urls[process.name] = url
         process.spawn()
         self.state.record(process.name, process.pid, url)
-        process.wait_ready()
 
-    def _start_provider(self) -> None:
+    def _spawn_provider(self) -> None:
         port = self.ports["provider"]
         argv = [sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(self.config.root / "provider.db"), "--webhook-secret", self.webhook_secret,
                 "--api-key", self.api_key, "--seed", str(self.config.seed)]
-        self._start_component(SupervisedProcess(
+        self._spawn_component(SupervisedProcess(
             name="provider", argv=argv, log_path=self.log_dir / "provider.log",
             probe=http_probe(f"{self.provider_url}/healthz"), ready_deadline_s=20.0), self.provider_url)
 
@@ -226,8 +228,8 @@ class LocalStage:
                 "PROVIDER_API_KEY": self.api_key, "PROVIDER_WEBHOOK_SECRET": self.webhook_secret,
                 "CALLBACK_BASE_URL": self.links["callbacks"].url}
 
-    def _start_sut(self) -> None:
-        self._start_component(SupervisedProcess(
+    def _spawn_sut(self) -> None:
+        self._spawn_component(SupervisedProcess(
             name="sut", argv=self.target.argv(self.config.variant), env=self.sut_environment(),
             log_path=self.log_dir / "sut.log", probe=http_probe(f"{self.sut_url}{self.target.health}"),
             ready_deadline_s=self.target.ready_deadline, error=SutError), self.sut_url)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from harness._paths import state_dir
 from harness.stage.process import alive, kill_group, start_time, terminate, wait_gone
 
 DEFAULT_STAGE = "default"
+# ``up`` records PostgreSQL and Toxiproxy from two threads; one writer at a time keeps the file whole.
+_WRITING = threading.RLock()
 
 
 @dataclass
@@ -50,10 +53,11 @@ class StageState:
         return state_dir() / f"{self.name}.json"
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(self.path)
+        with _WRITING:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(self), indent=2))
+            tmp.replace(self.path)
 
     @classmethod
     def load(cls, path: Path) -> StageState | None:
@@ -76,9 +80,10 @@ class StageState:
         """Add (or replace) a process and save at once, so a crash right after leaves no stranger."""
         if pid is None:
             return
-        self.processes = [p for p in self.processes if p.name != name]
-        self.processes.append(ProcessEntry(name=name, pid=pid, started=start_time(pid), url=url, group=group))
-        self.save()
+        with _WRITING:
+            self.processes = [p for p in self.processes if p.name != name]
+            self.processes.append(ProcessEntry(name=name, pid=pid, started=start_time(pid), url=url, group=group))
+            self.save()
 
     def kill_all(self) -> list[str]:
         """Stop every recorded process still alive (newest first); return the names stopped."""
