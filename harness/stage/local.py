@@ -29,6 +29,7 @@ from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
 from harness.target import Target, load_target
 
 LINKS = ("client", "provider", "callbacks", "db")
+_PORT_TAKEN = ("already in use", "could not bind", "Address in use")
 SUT_DATABASE = "sut"
 
 
@@ -124,16 +125,29 @@ class LocalStage:
 
     # ---- life cycle ------------------------------------------------------------------------
     @classmethod
-    def start(cls, config: StageConfig) -> LocalStage:
-        """Bring every component up and healthy; on any failure stop what started and raise."""
+    def start(cls, config: StageConfig, *, attempts: int = 3) -> LocalStage:
+        """Bring every component up and healthy; on any failure stop what started and raise.
+
+        A port found free can be taken by another program before our server binds it; such a
+        start is retried with fresh ports, up to ``attempts`` times.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return cls._start_once(config)
+            except OrderquakeError as exc:
+                if attempt == attempts or not any(sign in str(exc) for sign in _PORT_TAKEN):
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(cls, config: StageConfig) -> LocalStage:
         clean_orphans()
         config.root.mkdir(parents=True, exist_ok=True)
         target = config.target or load_target(None)
         name = config.name or f"run-{config.root.resolve().parent.name}-{config.root.name}-{id(config):x}"
         state = new_state(name, config.root, detached=False)
         log_dir = config.log_dir or config.root / "logs"
-        ports = {key: free_port() for key in ("postgres", "toxiproxy", "provider", "sut",
-                                              *(f"link_{link}" for link in LINKS))}
+        ports = {key: free_port() for key in ("postgres", "toxiproxy", "provider", "sut")}
         postgres = PostgresServer(data_home(config.root / "postgres"), ports["postgres"], log_dir / "postgres.log")
         toxiproxy = toxiproxy_process(ports["toxiproxy"], log_dir / "toxiproxy.log")
         stage = cls(config=config, target=target, state=state, postgres=postgres, toxiproxy_process=toxiproxy,
@@ -197,7 +211,8 @@ class LocalStage:
         for name in LINKS:
             upstream = f"127.0.0.1:{upstreams[name]}"
             check_loopback(upstream, allow_remote=self.config.allow_remote, what=f"link {name} upstream")
-            proxy = self.toxiproxy.create_proxy(name, f"127.0.0.1:{self.ports['link_' + name]}", upstream)
+            # Port 0: Toxiproxy binds a free port itself and keeps it across disable and enable.
+            proxy = self.toxiproxy.create_proxy(name, "127.0.0.1:0", upstream)
             self.links[name] = Link(name=name, listen=proxy.listen, upstream=proxy.upstream)
         self.state.links = {n: {"listen": link.listen, "upstream": link.upstream} for n, link in self.links.items()}
         self.state.save()

@@ -119,7 +119,8 @@ recovery: {deadline: 10s}
         faults_file = None
         while time.monotonic() < deadline and faults_file is None:
             found = list(out.glob("*/faults.jsonl")) if out.exists() else []
-            if found and "start" in found[0].read_text():
+            recorded = [p for p in out.glob("*/history/*.jsonl") if p.stat().st_size] if out.exists() else []
+            if found and "start" in found[0].read_text() and recorded:
                 faults_file = found[0]
             else:
                 assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
