@@ -30,7 +30,7 @@ from harness.load import LoadShape, iter_events, locust_commands
 from harness.report import write_html, write_junit
 from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
 from harness.run.load_process import LoadProcess
-from harness.run.metrics import client_metrics
+from harness.run.metrics import ClientMetrics, client_metrics
 from harness.run.recovery import Recovery, wait_for_consistency
 from harness.run.request import RunOutcome, RunRequest
 from harness.run.rundir import RunDir
@@ -148,7 +148,18 @@ def _exit_code(verdict: str, slo: list[dict[str, Any]], progress: _Progress) -> 
 def finish(run_dir: RunDir, *, scenario: Scenario, target: Target, variant: str, started: datetime,
            progress: _Progress) -> dict[str, Any]:
     """Check the artifacts, evaluate the SLOs, write verdict.json, run.json, junit.xml, report.html."""
-    result = check(load_inputs(run_dir.path))
+    try:
+        result = check(load_inputs(run_dir.path))
+    except Exception as exc:  # whatever broke, the run still ends with a verdict on disk
+        progress.error_code = getattr(exc, "exit_code", ExitCode.INFRASTRUCTURE)
+        progress.reason = f"the checker could not run: {type(exc).__name__}: {exc}"
+        return _write_outputs(run_dir, {
+            "scenario": scenario.name, "seed": scenario.seed, "target": target.name, "variant": variant,
+            "verdict": "unknown", "exit_code": int(ExitCode.INTERRUPTED if progress.interrupted
+                                                  else progress.error_code),
+            "reason": progress.reason, "invariants": {}, "money": {}, "slo": [], "counts": {},
+            "recovery_seconds": progress.recovery.seconds if progress.recovery else None,
+            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat()}, progress, None)
     metrics = client_metrics(iter_events(run_dir.history), load_seconds=progress.load_seconds,
                              origin_wall=progress.load_started_wall or 0.0)
     recovery_seconds = progress.recovery.seconds if progress.recovery else result.recovery_seconds
@@ -171,11 +182,17 @@ def finish(run_dir: RunDir, *, scenario: Scenario, target: Target, variant: str,
         "verdict": verdict_word, "exit_code": int(code), "reason": progress.reason or payload.get("reason"),
         "duration_seconds": round((finished - started).total_seconds(), 3), "fault_errors": progress.fault_errors,
     })
+    return _write_outputs(run_dir, payload, progress, metrics)
+
+
+def _write_outputs(run_dir: RunDir, payload: dict[str, Any], progress: _Progress,
+                   metrics: ClientMetrics | None) -> dict[str, Any]:
+    """verdict.json first (it is what CI reads), then run.json and the reports."""
     run_dir.write_json(run_dir.verdict, payload)
     run_dir.write_json(run_dir.run_info, {
         "load_seconds": progress.load_seconds, "load_started_wall": progress.load_started_wall,
-        "metrics": {k: v for k, v in vars(metrics).items() if k != "timeline"},
-        "timeline": metrics.timeline, "interrupted": progress.interrupted})
+        "metrics": {k: v for k, v in vars(metrics).items() if k != "timeline"} if metrics else {},
+        "timeline": metrics.timeline if metrics else [], "interrupted": progress.interrupted})
     write_junit(payload, run_dir.junit)
     write_html(run_dir.path)
     return payload
