@@ -29,5 +29,9 @@ bench: setup
 matrix: setup
 	$(VENV)/orderquake matrix --seeds 3
 
+# A long run of the nemesis scenario (its soak: block), against the reference service.
+soak: setup
+	$(VENV)/orderquake run scenarios/chaos-mix.yaml --soak
+
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
