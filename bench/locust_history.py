@@ -1,12 +1,12 @@
 """What recording the history costs the load generator: Locust throughput with it on and off.
 
 Starts a tiny bench-only server speaking the SUT HTTP contract (in-memory, no database), then
-runs the same Locust users against it in alternating rounds, history on, history off, on,
-off, ... in one run, and prints both median throughputs and their ratio (target: on >= 90% of
-off). Alternating rounds spread the machine's noise over both sides; Locust's CPU time per
-request is printed too, since on a shared machine it is the steadier measure of the cost.
+runs the same Locust users against it side by side: in each round two Locust processes at
+once, one recording the history and one not, so that both meet the same machine noise. It
+prints both throughputs, their ratio (target: on >= 90% of off) and each process's CPU time
+per request.
 
-    python -m bench.locust_history [--users 20] [--seconds 8] [--rounds 2]
+    python -m bench.locust_history [--users 20] [--seconds 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -98,33 +98,53 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def _round(url: str, shape: LoadShape, folder: Path, *, history: bool, seed: int) -> tuple[float, float]:
-    """One Locust run: its requests per second (Locust's own aggregated statistics) and the
-    Locust process's CPU microseconds per request, which a busy shared machine disturbs less."""
-    argv, env = locust_command(shape, host=url, history_dir=folder / "history", locust_dir=folder / "locust",
-                               seed=seed, run_id=f"rbench{seed}", history=history)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def _wait_with_usage(proc: subprocess.Popen[bytes], timeout_s: float) -> resource.struct_rusage:
+    """Wait for ``proc`` and return its own resource usage (``wait4``), polling to a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"locust (pid {proc.pid}) did not finish within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _side_by_side(url: str, shape: LoadShape, folder: Path, seed: int) -> dict[bool, tuple[float, float]]:
+    """History on and history off at the same time, against the same server, through the same noise.
+
+    Returns, per side, Locust's requests per second (its own aggregated statistics) and the
+    Locust process's CPU microseconds per request (start-up included, the same on both sides).
+    """
+    procs = {}
     try:
-        proc.wait(timeout=shape.duration_s + shape.stop_timeout_s + 60)
+        for history in (True, False):
+            side = folder / ("on" if history else "off")
+            argv, env = locust_command(shape, host=url, history_dir=side / "history", locust_dir=side / "locust",
+                                       seed=seed, run_id=f"rbench{seed}{'on' if history else 'off'}", history=history)
+            procs[history] = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True)
+        usage = {history: _wait_with_usage(proc, shape.duration_s + shape.stop_timeout_s + 60)
+                 for history, proc in procs.items()}
     finally:
-        _stop(proc)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    with (folder / "locust" / "locust_stats.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            if row["Name"] == "Aggregated":
-                requests = int(row["Request Count"])
-                return float(row["Requests/s"]), cpu_s * 1e6 / max(1, requests)
-    raise RuntimeError(f"no aggregated row in {folder / 'locust' / 'locust_stats.csv'}")
+        for proc in procs.values():
+            _stop(proc)
+    results = {}
+    for history, used in usage.items():
+        stats = folder / ("on" if history else "off") / "locust" / "locust_stats.csv"
+        with stats.open() as handle:
+            row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+        requests = max(1, int(row["Request Count"]))
+        results[history] = (float(row["Requests/s"]), (used.ru_utime + used.ru_stime) * 1e6 / requests)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
@@ -136,29 +156,28 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "bench.locust_history", "--serve", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    on: list[tuple[float, float]] = []
-    off: list[tuple[float, float]] = []
+    ratios: list[float] = []
+    cpu: dict[bool, list[float]] = {True: [], False: []}
     try:
         _wait_healthy(url, server)
         with tempfile.TemporaryDirectory(prefix="orderquake-bench-") as tmp:
             for n in range(args.rounds):
-                for history, results in ((True, on), (False, off)):
-                    folder = Path(tmp) / f"{n}-{'on' if history else 'off'}"
-                    rps, cpu_us = _round(url, shape, folder, history=history, seed=n)
-                    results.append((rps, cpu_us))
-                    lines = sum(1 for p in (folder / "history").glob("*.jsonl") for _ in p.open("rb"))
-                    print(f"round {n + 1} history {'on ' if history else 'off'}: {rps:8.1f} req/s, "
-                          f"{cpu_us:6.0f} us Locust CPU per request" + (f" ({lines} history lines)" if history else ""))
+                folder = Path(tmp) / str(n)
+                results = _side_by_side(url, shape, folder, seed=n)
+                lines = sum(1 for p in (folder / "on" / "history").glob("*.jsonl") for _ in p.open("rb"))
+                (rps_on, cpu_on), (rps_off, cpu_off) = results[True], results[False]
+                ratios.append(rps_on / rps_off)
+                cpu[True].append(cpu_on)
+                cpu[False].append(cpu_off)
+                print(f"round {n + 1}: history on {rps_on:7.1f} req/s ({cpu_on:4.0f} us CPU/request, {lines} history "
+                      f"lines), off {rps_off:7.1f} req/s ({cpu_off:4.0f} us CPU/request): ratio {rps_on / rps_off:.1%}")
     finally:
         _stop(server)
-    rps_on, rps_off = (statistics.median(r for r, _ in side) for side in (on, off))
-    cpu_on, cpu_off = (statistics.median(c for _, c in side) for side in (on, off))
-    ratio = rps_on / rps_off
-    print(f"median throughput: history on {rps_on:.1f} req/s, off {rps_off:.1f} req/s; ratio {ratio:.1%} "
-          f"(target >= {_TARGET_RATIO:.0%}); {args.users} users, {args.seconds:g} s rounds, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"median Locust CPU per request: on {cpu_on:.0f} us, off {cpu_off:.0f} us: recording costs "
-          f"{cpu_on / cpu_off - 1:+.1%} CPU, a throughput ratio of {cpu_off / cpu_on:.1%} when Locust is the limit")
+    ratio = statistics.median(ratios)
+    cpu_on, cpu_off = statistics.median(cpu[True]), statistics.median(cpu[False])
+    print(f"median ratio of throughputs, side by side: {ratio:.1%} (target >= {_TARGET_RATIO:.0%}); {args.users} "
+          f"users each, {args.seconds:g} s rounds, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"median Locust CPU per request: on {cpu_on:.0f} us, off {cpu_off:.0f} us ({cpu_on / cpu_off - 1:+.1%})")
     print("PASS" if ratio >= _TARGET_RATIO else "MISS")
     return 0 if ratio >= _TARGET_RATIO else 1
 
