@@ -21,6 +21,7 @@ import json
 import os
 import random
 from collections import deque
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,17 @@ HISTORY_DIR = Path(os.environ.get("ORDERQUAKE_HISTORY_DIR", "history"))
 PID = os.getpid()
 _SEQUENCE = itertools.count(1)
 _USERS = itertools.count()
-_PATTERNS = ("double", "resend", "storm")
+
+
+class Duplicate(StrEnum):
+    """How a submission chosen as a duplicate is sent again with the same id."""
+
+    DOUBLE = "double"  # two at once: a double click
+    RESEND = "resend"  # again after the first completed: a response the client lost
+    STORM = "storm"  # three to five at once: a retry storm
+
+
+_PATTERNS = list(Duplicate)
 _PATHS = {Op.ORDER: ("/orders", "order_id", "o"), Op.PAYOUT: ("/payouts", "payout_id", "p")}
 _READS = {Op.GET_ORDER: Op.ORDER, Op.GET_PAYOUT: Op.PAYOUT}
 
@@ -130,14 +141,14 @@ class OrderClient(FastHttpUser):
         value = {"amount_minor": self.rng.randint(100, 100_000), "currency": "EUR"}
         body = {key: op_id, "account_id": f"acct-{self.rng.randint(1, 50)}", **value}
         pattern = self.rng.choice(_PATTERNS) if self.rng.random() < DUPLICATES else None
-        if pattern in ("double", "storm"):
-            count = 2 if pattern == "double" else self.rng.randint(3, 5)
+        if pattern in (Duplicate.DOUBLE, Duplicate.STORM):
+            count = 2 if pattern is Duplicate.DOUBLE else self.rng.randint(3, 5)
             outcome = self.concurrently(op, path, op_id, body, value, count=count)
             attempt = count + 1
         else:
             outcome = self.send(op, path, op_id, body, value, 1)
             attempt = 2
-        if pattern == "resend":
+        if pattern is Duplicate.RESEND:
             outcome = self.send(op, path, op_id, body, value, attempt)
             attempt += 1
         if outcome is EventType.INFO:
