@@ -12,8 +12,18 @@ from harness._exceptions import UsageError
 from harness._units import parse_fraction
 from harness.load import LOCUSTFILE
 from harness.stage import LINKS
-from harness.stage.control import DOWN, FAULT_KINDS, add_fault, down, remove_fault, running_stage, status, up
-from harness.stage.toxics import SCHEMA, validate_toxic
+from harness.stage.control import (
+    DOWN,
+    FAULT_KINDS,
+    add_fault,
+    check_fault,
+    down,
+    remove_fault,
+    running_stage,
+    status,
+    up,
+)
+from harness.stage.toxics import SCHEMA, ToxicKind
 from harness.target import load_target
 
 _ATTRIBUTES = sorted({attribute.name for attributes in SCHEMA.values() for attribute in attributes})
@@ -61,8 +71,7 @@ def _status(args: argparse.Namespace) -> int:
 def _fault_add(args: argparse.Namespace) -> int:
     attributes = {name: getattr(args, name) for name in _ATTRIBUTES if getattr(args, name) is not None}
     toxicity = parse_fraction(args.toxicity, name="toxicity")
-    if args.kind != DOWN:
-        validate_toxic(args.kind, attributes)  # the user's mistake is told before the stage is looked for
+    check_fault(args.kind, attributes)  # the user's mistake is told before the stage is looked for
     added = add_fault(running_stage(), args.kind, link=args.link, stream=args.stream, toxicity=toxicity,
                       attributes=attributes, name=args.name)
     print(f"added {', '.join(added)} on link {args.link}")
@@ -90,6 +99,34 @@ def _fault_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected_options(kind: str | None, prog: str) -> str:
+    """What a fault command accepts besides its own options: the kind's attributes, when it has one."""
+    if kind == DOWN:
+        return "--link, --stream, --toxicity or --name (a link taken down has no attributes)"
+    if kind in {k.value for k in ToxicKind}:
+        attributes = ", ".join(f"--{a.name.replace('_', '-')}" for a in SCHEMA[ToxicKind(kind)])
+        return f"--link, --stream, --toxicity, --name or the attributes of {kind}: {attributes or 'none'}"
+    return f"the options '{prog} --help' lists"
+
+
+def _rejecting_unknown_options(base: type[argparse.ArgumentParser]) -> type[argparse.ArgumentParser]:
+    """The dispatcher's parser class, but a misspelled attribute option lists the kind's attributes.
+
+    argparse would leave it to the top-level parser, whose message names no allowed value.
+    """
+
+    class FaultParser(base):  # type: ignore[valid-type,misc]
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+            parsed, extras = super().parse_known_args(args, namespace)
+            unknown = [extra for extra in extras if extra.startswith("-")]
+            if unknown:
+                expected = _expected_options(getattr(parsed, "kind", None), self.prog)
+                self.error(f"unknown option(s) {', '.join(unknown)}: expected {expected}")
+            return parsed, extras
+
+    return FaultParser
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("up", help="start a stage and leave it running for exploration")
     parser.add_argument("--target", type=Path, help="target file (default: the reference service)")
@@ -106,7 +143,7 @@ def register(subparsers: Any) -> None:
 
     fault = subparsers.add_parser("fault", help="add, remove or list manual faults on the running stage")
     actions = fault.add_subparsers(dest="action", metavar="ACTION", required=True,
-                                   parser_class=type(fault))
+                                   parser_class=_rejecting_unknown_options(type(fault)))
     add = actions.add_parser("add", help="add a Toxiproxy toxic, or take a link down")
     add.add_argument("kind", choices=FAULT_KINDS, help="a Toxiproxy toxic, or 'down' (link disabled)")
     add.add_argument("--link", required=True, choices=LINKS, help="which link")

@@ -22,7 +22,7 @@ from harness.stage.local import LINKS, LocalStage, StageConfig
 from harness.stage.ports import port_open
 from harness.stage.process import alive
 from harness.stage.state import DEFAULT_STAGE, StageState, clean_orphans, find
-from harness.stage.toxics import Stream, ToxicKind
+from harness.stage.toxics import Stream, ToxicKind, validate_toxic
 from harness.stage.toxiproxy import ToxiproxyClient
 from harness.target import Target
 
@@ -119,15 +119,23 @@ def check_link(link: str) -> str:
     return link
 
 
+def check_fault(kind: str, attributes: Mapping[str, Any]) -> dict[str, int]:
+    """The complete attributes of a manual fault, or a UsageError naming what is allowed."""
+    if kind == DOWN:
+        if attributes:
+            raise UsageError(f"fault 'down' takes no attributes, got {', '.join(sorted(attributes))}")
+        return {}
+    return validate_toxic(kind, attributes)
+
+
 def add_fault(state: StageState, kind: str, *, link: str, stream: str, toxicity: float,
               attributes: Mapping[str, Any], name: str | None) -> list[str]:
     """Add a toxic (on one or both streams) or take a link down; return the names added."""
     check_link(link)
     client = ToxiproxyClient(state.toxiproxy_url)
     try:
+        check_fault(kind, attributes)
         if kind == DOWN:
-            if attributes:
-                raise UsageError(f"fault 'down' takes no attributes, got {', '.join(sorted(attributes))}")
             client.set_enabled(link, False)
             return [f"{DOWN}:{link}"]
         aliases = {"up": "upstream", "down": "downstream"}

@@ -70,6 +70,8 @@ def test_up_status_fault_down(env: dict[str, str], tmp_path: Path) -> None:
     (["fault", "add", "earthquake", "--link", "db"], "reset_peer"),
     (["fault", "add", "timeout", "--link", "db", "--latency", "5"], "expected timeout"),
     (["fault", "add", "latency", "--link", "db", "--toxicity", "2"], "toxicity"),
+    (["fault", "add", "latency", "--link", "db", "--lateny", "5"], "attributes of latency: --latency, --jitter"),
+    (["fault", "add", "down", "--link", "db", "--latency", "5"], "takes no attributes"),
 ])
 def test_bad_fault_input_exits_2_and_lists_what_is_allowed(env: dict[str, str], args: list[str],
                                                            allowed: str) -> None:
