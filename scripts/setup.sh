@@ -12,10 +12,29 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 2; }
 
 # --- Python ---------------------------------------------------------------------------------
+# apt_install PACKAGE...: as root, or through sudo; says what to install where neither works.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install $*: run 'apt-get install $*' as root, then 'make setup' again"
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 command -v "$PYTHON" >/dev/null || die "python3 not found: install Python 3.11 or newer"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "$("$PYTHON" --version) is too old: install Python 3.11 or newer (or set PYTHON to one)"
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
-  "$PYTHON" -m venv .venv
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    command -v apt-get >/dev/null || die "'$PYTHON -m venv' failed: install Python's venv module (ensurepip)"
+    say "installing Python's venv module (Debian package 'python3-venv')"
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
 fi
 stamp=.venv/.orderquake-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
@@ -34,10 +53,8 @@ find_pg() {
 }
 if ! find_pg; then
   if command -v apt-get >/dev/null; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     say "installing PostgreSQL server binaries (Debian package 'postgresql')"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
   else
     die "PostgreSQL server binaries (pg_ctl, initdb, postgres) not found and no apt-get here: install PostgreSQL 13 or newer and put its bin folder on PATH"
   fi
@@ -52,10 +69,13 @@ elif command -v toxiproxy-server >/dev/null; then
 elif [ -x "$TOOLS/bin/toxiproxy-server" ]; then
   :
 else
-  command -v go >/dev/null || die "toxiproxy-server not found and no Go toolchain: install Go 1.22+ (then run 'make setup' again) or set TOXIPROXY_SERVER to a Toxiproxy $TOXIPROXY_VERSION server binary"
+  # The official Go tarball installs to /usr/local/go without touching PATH.
+  GO=$(command -v go || true)
+  [ -n "$GO" ] || [ ! -x /usr/local/go/bin/go ] || GO=/usr/local/go/bin/go
+  [ -n "$GO" ] || die "toxiproxy-server not found and no Go toolchain: install Go 1.22+ from https://go.dev/dl (Debian's golang-go is too old on bookworm), then run 'make setup' again; or set TOXIPROXY_SERVER to a Toxiproxy $TOXIPROXY_VERSION server binary"
   say "building toxiproxy-server $TOXIPROXY_VERSION with go install"
   mkdir -p "$TOOLS/bin"
-  GOBIN="$TOOLS/bin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  GOBIN="$TOOLS/bin" "$GO" install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
   mv "$TOOLS/bin/server" "$TOOLS/bin/toxiproxy-server"
 fi
 say "ready"
