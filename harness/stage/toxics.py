@@ -97,4 +97,9 @@ def validate_toxic(kind: ToxicKind | str, attributes: Mapping[str, Any]) -> dict
         if value < 0:
             raise UsageError(f"{kind.value}.{name}: expected zero or more, got {value}")
         result[name] = int(value)
+    if kind is ToxicKind.SLICER and result["size_variation"] >= max(result["average_size"], 1):
+        # Toxiproxy would cut empty or negative-sized chunks; it accepts the toxic without a word.
+        raise UsageError(f"slicer.size_variation ({result['size_variation']}) must be smaller than "
+                         f"slicer.average_size ({result['average_size']}); give both, e.g. "
+                         "--average-size 10 --size-variation 5")
     return result

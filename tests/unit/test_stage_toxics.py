@@ -17,6 +17,7 @@ def test_every_attribute_is_filled_and_durations_become_milliseconds() -> None:
     ("bandwidth", {"rate": "fast"}, "whole number"),
     ("earthquake", {}, "expected one of latency"),
     ("timeout", {"timeout": "soon"}, "timeout"),
+    ("slicer", {"average_size": 10}, r"size_variation \(32\) must be smaller"),
 ])
 def test_bad_attributes_are_refused_with_what_is_allowed(kind: str, attributes: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
