@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import psycopg
@@ -26,8 +27,18 @@ from harness.stage.process import SupervisedProcess, start_time
 
 _INSTALL_HINT = ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: run 'make setup' "
                  "(installs Debian's 'postgresql' package) or put their folder on PATH / in ORDERQUAKE_PG_BIN")
-# pg_ctl's stop modes are these signals to the postmaster.
-_STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+
+
+class StopMode(StrEnum):
+    """pg_ctl's stop modes: wait for clients, roll back and checkpoint, or quit with recovery on start."""
+
+    SMART = "smart"
+    FAST = "fast"
+    IMMEDIATE = "immediate"
+
+
+# pg_ctl sends the postmaster these signals; sending them directly spares a pg_ctl process.
+_STOP_SIGNALS = {StopMode.SMART: signal.SIGTERM, StopMode.FAST: signal.SIGINT, StopMode.IMMEDIATE: signal.SIGQUIT}
 
 
 def pg_bin_dir() -> Path:
@@ -192,12 +203,11 @@ class PostgresServer:
     def running(self) -> bool:
         return self.pid is not None
 
-    def stop(self, mode: str = "fast", deadline_s: float = 30.0) -> None:
+    def stop(self, mode: StopMode | str = StopMode.FAST, deadline_s: float = 30.0) -> None:
         """Stop the server: ``immediate`` is a crash-like stop (recovery on start), ``fast`` is clean."""
-        if mode not in _STOP_SIGNALS:
-            raise ValueError(f"expected a stop mode in {sorted(_STOP_SIGNALS)}, got {mode!r}")
+        signal_ = _STOP_SIGNALS[StopMode(mode)]
         if self._server is not None:
-            self._server.stop(grace_s=deadline_s, sig=_STOP_SIGNALS[mode])
+            self._server.stop(grace_s=deadline_s, sig=signal_)
 
     def kill(self) -> None:
         """SIGKILL the postmaster and every backend, as a crash of the machine would."""

@@ -70,7 +70,7 @@ def test_reset_peer_breaks_an_open_connection(stage: LocalStage) -> None:
         conn.close()
 
 
-@pytest.mark.parametrize("how", ["immediate", "kill"])
+@pytest.mark.parametrize("how", ["immediate", "fast", "kill"])
 def test_committed_rows_survive_a_hard_stop_and_restart(stage: LocalStage, how: str) -> None:
     url = stage.postgres.database_url("sut")
     table = f"durable_{how}"
@@ -80,7 +80,7 @@ def test_committed_rows_survive_a_hard_stop_and_restart(stage: LocalStage, how: 
     if how == "kill":
         stage.postgres.kill()
     else:
-        stage.postgres.stop("immediate")
+        stage.postgres.stop(how)
     assert not stage.postgres.running
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=2)
