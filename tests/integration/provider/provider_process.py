@@ -105,6 +105,7 @@ class Received:
     body: bytes
     signature: str
     verified: bool
+    complete: bool  # False when the sender died mid-request (SIGKILL): a truncated body cannot verify
 
 
 @dataclass
@@ -121,13 +122,13 @@ class CallbackReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/callbacks"
 
-    def answer(self, body: bytes, signature: str) -> int:
+    def answer(self, body: bytes, signature: str, complete: bool) -> int:
         parts = dict(item.split("=", 1) for item in signature.split(",")) if signature else {}
         expected = hmac.new(WEBHOOK_SECRET.encode(), parts.get("t", "").encode() + b"." + body,
                             hashlib.sha256).hexdigest()
         verified = hmac.compare_digest(expected, parts.get("v1", ""))
         with self.lock:
-            self.received.append(Received(body, signature, verified))
+            self.received.append(Received(body, signature, verified, complete))
             return self.statuses.pop(0) if self.statuses else self.default
 
 
@@ -137,8 +138,9 @@ def callback_receiver(statuses: list[int] | None = None, default: int = 200) -> 
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.answer(body, self.headers.get("Provider-Signature", ""))
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            status = receiver.answer(body, self.headers.get("Provider-Signature", ""), len(body) == length)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
