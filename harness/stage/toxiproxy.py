@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 
-from harness._exceptions import InfrastructureError, ToxiproxyError
+from harness._exceptions import InfrastructureError, ToxiproxyError, UsageError
 from harness._paths import tools_dir
 from harness.stage.process import SupervisedProcess, http_probe
-from harness.stage.toxics import Stream, ToxicKind, validate_toxic
+from harness.stage.toxics import Stream, ToxicKind, toxic_kind, validate_toxic
+from harness.stage.toxics import stream as parse_stream
 
 _INSTALL_HINT = ("toxiproxy-server not found: run 'make setup' (installs it with 'go install "
                  "github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0') or set TOXIPROXY_SERVER to its path")
@@ -130,10 +131,10 @@ class ToxiproxyClient:
     def add_toxic(self, proxy: str, kind: ToxicKind | str, *, name: str | None = None,
                   stream: Stream | str = Stream.DOWNSTREAM, toxicity: float = 1.0,
                   attributes: Mapping[str, Any] | None = None) -> Toxic:
-        kind = ToxicKind(kind)
-        stream = Stream(stream)
+        kind = toxic_kind(kind) if isinstance(kind, str) else kind
+        stream = parse_stream(stream) if isinstance(stream, str) else stream
         if not 0.0 <= toxicity <= 1.0:
-            raise ToxiproxyError(f"toxicity must be within 0..1, got {toxicity}")
+            raise UsageError(f"toxicity: expected a fraction within 0..1, got {toxicity}")
         body = {"name": name or f"{kind.value}_{stream.value}", "type": kind.value, "stream": stream.value,
                 "toxicity": toxicity, "attributes": validate_toxic(kind, attributes or {})}
         return Toxic.from_api(self._call("POST", f"/proxies/{proxy}/toxics", body))
