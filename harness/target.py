@@ -3,6 +3,8 @@
 ``start`` is an argv list; ``{variant}`` in it becomes the ``--variant`` of the run (default
 ``correct``) and ``{python}`` the interpreter running orderquake, so a target file works inside
 and outside a virtualenv. The SUT gets its environment from the stage (PORT, DATABASE_URL, ...).
+An optional ``variants`` list (orderquake's addition to the format) lets a wrong ``--variant`` be
+refused with the allowed names before anything starts, instead of as a SUT that exits at start.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from harness._paths import PROJECT_ROOT
 
 DEFAULT_TARGET = PROJECT_ROOT / "targets" / "reference.yaml"
 CONTRACT_STATUSES = ("pending", "succeeded", "declined", "failed", "paid", "rejected")
-_KEYS = {"name", "start", "health", "state", "env", "ready_deadline"}
+_KEYS = {"name", "start", "health", "state", "env", "ready_deadline", "variants"}
 _STATE_KEYS = {"orders_sql", "payouts_sql", "status_map"}
 
 
@@ -40,17 +42,28 @@ class Target:
     env: Mapping[str, str] = field(default_factory=dict)
     ready_deadline: float = 30.0
     source: Path | None = None
+    variants: tuple[str, ...] = ()  # empty: any variant is passed through unchecked
+
+    def check_variant(self, variant: str | None) -> str:
+        """The variant to run (default ``correct``), or a UsageError listing the target's variants."""
+        chosen = variant or "correct"
+        if self.variants and chosen not in self.variants:
+            raise UsageError(f"unknown variant {chosen!r} of target {self.name}: expected one of "
+                             f"{', '.join(self.variants)}")
+        return chosen
 
     def argv(self, variant: str | None) -> list[str]:
         """The start argv with ``{variant}`` and ``{python}`` filled in."""
-        return [part.replace("{variant}", variant or "correct").replace("{python}", sys.executable)
-                for part in self.start]
+        chosen = self.check_variant(variant)
+        return [part.replace("{variant}", chosen).replace("{python}", sys.executable) for part in self.start]
 
     def to_yaml(self) -> str:
         data: dict[str, Any] = {"name": self.name, "start": list(self.start), "health": self.health,
                                 "state": {"orders_sql": self.state.orders_sql, "payouts_sql": self.state.payouts_sql,
                                           "status_map": dict(self.state.status_map)},
                                 "env": dict(self.env), "ready_deadline": self.ready_deadline}
+        if self.variants:
+            data["variants"] = list(self.variants)
         return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -102,6 +115,9 @@ def load_target(path: Path | None = None) -> Target:
     env = data.get("env") or {}
     if not isinstance(env, dict):
         raise _fail(path, "env", "expected a mapping of extra environment variables")
+    variants = data.get("variants") or []
+    if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
+        raise _fail(path, "variants", f"expected a list of variant names, got {variants!r}")
     deadline = data.get("ready_deadline", 30.0)
     if not isinstance(deadline, int | float) or deadline <= 0:
         raise _fail(path, "ready_deadline", f"expected seconds above zero, got {deadline!r}")
@@ -109,4 +125,5 @@ def load_target(path: Path | None = None) -> Target:
                   state=TargetState(orders_sql=_text(state, "orders_sql", path, "state."),
                                     payouts_sql=_text(state, "payouts_sql", path, "state."),
                                     status_map={str(k): str(v) for k, v in status_map.items()}),
-                  env={str(k): str(v) for k, v in env.items()}, ready_deadline=float(deadline), source=path)
+                  env={str(k): str(v) for k, v in env.items()}, ready_deadline=float(deadline), source=path,
+                  variants=tuple(variants))

@@ -141,9 +141,10 @@ class LocalStage:
 
     @classmethod
     def _start_once(cls, config: StageConfig) -> LocalStage:
+        target = config.target or load_target(None)
+        target.check_variant(config.variant)  # a wrong name is told before anything starts
         clean_orphans()
         config.root.mkdir(parents=True, exist_ok=True)
-        target = config.target or load_target(None)
         name = config.name or f"run-{config.root.resolve().parent.name}-{config.root.name}-{id(config):x}"
         state = new_state(name, config.root, detached=False)
         log_dir = config.log_dir or config.root / "logs"

@@ -34,3 +34,17 @@ def test_bad_target_files_name_the_field(tmp_path: Path, text: str, field: str) 
 def test_missing_target_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         load_target(tmp_path / "none.yaml")
+
+
+def test_a_variant_the_target_does_not_list_is_refused_with_the_list(tmp_path: Path) -> None:
+    target = load_target(None)
+    with pytest.raises(UsageError, match="expected one of correct, no-idempotency"):
+        target.argv("bogus")
+    path = tmp_path / "open.yaml"
+    path.write_text("name: x\nstart: [run, '{variant}']\nhealth: /h\nstate: {orders_sql: a, payouts_sql: b}\n")
+    assert load_target(path).argv("anything") == ["run", "anything"]
+
+
+def test_the_reference_target_lists_every_variant_of_the_reference_service() -> None:
+    variants = pytest.importorskip("order_service.variants")
+    assert set(load_target(None).variants) == {v.value for v in variants.Variant}

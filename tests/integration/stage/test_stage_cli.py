@@ -72,8 +72,9 @@ def test_up_status_fault_down(env: dict[str, str], tmp_path: Path) -> None:
     (["fault", "add", "latency", "--link", "db", "--toxicity", "2"], "toxicity"),
     (["fault", "add", "latency", "--link", "db", "--lateny", "5"], "attributes of latency: --latency, --jitter"),
     (["fault", "add", "down", "--link", "db", "--latency", "5"], "takes no attributes"),
+    (["up", "--variant", "bogus"], "no-reconciler"),
 ])
-def test_bad_fault_input_exits_2_and_lists_what_is_allowed(env: dict[str, str], args: list[str],
+def test_bad_input_exits_2_and_lists_what_is_allowed(env: dict[str, str], args: list[str],
                                                            allowed: str) -> None:
     result = _oq(env, *args)
     assert result.returncode == 2
