@@ -5,7 +5,9 @@ then awaits the next commit; a committer task commits whatever has accumulated a
 waiter. A request is answered only after its write is committed, yet hundreds of requests share
 one commit. With ``synchronous=NORMAL`` a WAL commit survives the process being SIGKILLed (the
 WAL is in the OS page cache, replayed on open); it is not promised to survive a power loss,
-which no test here needs. Settlement and callbacks are driven from these tables, so both
+which no test here needs. In WAL mode with ``synchronous=NORMAL`` only checkpoints fsync; they
+run on a worker thread with a connection of their own (automatic checkpoints are off), so no
+request ever waits for the disk. Settlement and callbacks are driven from these tables, so both
 resume after a restart.
 """
 
@@ -65,6 +67,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_CHECKPOINT_EVERY_S = 0.5
+
+
 class Ledger:
     """One SQLite connection, used only from the event loop's thread."""
 
@@ -74,12 +79,14 @@ class Ledger:
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
         self.db.executescript(SCHEMA)
         self.db.row_factory = sqlite3.Row
         self._in_tx = False
         self._waiters: list[asyncio.Future[None]] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         # Ids never repeat, not even after a wipe and a restart: the high-water mark outlives the rows.
         row = self.db.execute("SELECT MAX(COALESCE((SELECT MAX(seq) FROM records), 0), "
                               "COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='seq'), 0))").fetchone()
@@ -121,13 +128,32 @@ class Ledger:
             await asyncio.sleep(0)
             self.commit_now()
 
+    async def _checkpoint_loop(self) -> None:
+        checkpointer = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        running: asyncio.Future[sqlite3.Cursor] | None = None
+        try:
+            while True:
+                await asyncio.sleep(_CHECKPOINT_EVERY_S)
+                # PASSIVE: copy what is committed without waiting for (or blocking) the writer.
+                running = asyncio.ensure_future(asyncio.to_thread(checkpointer.execute,
+                                                                  "PRAGMA wal_checkpoint(PASSIVE)"))
+                await asyncio.shield(running)
+        finally:
+            if running is not None and not running.done():
+                await asyncio.wait([running])  # never close the connection under a running checkpoint
+            checkpointer.close()
+
     def start(self) -> None:
         self._wake = asyncio.Event()
-        self._committer = asyncio.get_running_loop().create_task(self._commit_loop())
+        loop = asyncio.get_running_loop()
+        self._committer = loop.create_task(self._commit_loop())
+        self._checkpointer = loop.create_task(self._checkpoint_loop())
 
     async def close(self) -> None:
-        if self._committer is not None:
-            self._committer.cancel()
+        tasks = [task for task in (self._committer, self._checkpointer) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.commit_now()
         self.db.close()
 
