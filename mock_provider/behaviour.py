@@ -18,17 +18,23 @@ Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class NoDelay(BaseModel):
+    """Answer as soon as the work is done."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["none"] = "none"
 
 
 class FixedDelay(BaseModel):
+    """Every response held ``ms``: a uniformly slow provider."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["fixed"]
     ms: Annotated[float, Field(ge=0)]
 
 
 class UniformDelay(BaseModel):
+    """Held between ``min_ms`` and ``max_ms``: jitter without a tail."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["uniform"]
     min_ms: Annotated[float, Field(ge=0)]
@@ -36,6 +42,8 @@ class UniformDelay(BaseModel):
 
 
 class LognormalDelay(BaseModel):
+    """Median ``median_ms`` with a long tail set by ``sigma``: how real latencies look, some far past a timeout."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["lognormal"]
     median_ms: Annotated[float, Field(gt=0)]

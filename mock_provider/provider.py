@@ -70,11 +70,12 @@ def ledger_line(row: sqlite3.Row) -> dict[str, Any]:
     return line
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
+    """A creation's answer: stored with its idempotency key, so a replay returns it unchanged."""
+
     status_code: int
     body: dict[str, Any]
-    replayed: bool = False
 
 
 class InFlight(Exception):
@@ -138,7 +139,7 @@ class Provider:
         if stored is not None:
             if stored["request_hash"] != request_hash:
                 raise KeyReused
-            return Outcome(stored["status_code"], json.loads(stored["body"]), replayed=True)
+            return Outcome(stored["status_code"], json.loads(stored["body"]))
         self._in_flight.add(scope)
         return None
 
