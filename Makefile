@@ -23,7 +23,10 @@ test-fast: setup
 demo: setup
 	$(VENV)/orderquake run scenarios/smoke.yaml
 
+# The throughput benchmarks drive HTTP with wrk, a load tool other than orderquake itself.
 bench: setup
+	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "bench: wrk not found: install it (Debian: apt-get install wrk)" >&2; exit 2; }
 	$(VENV)/python -m bench
 
 matrix: setup
