@@ -16,8 +16,6 @@ import contextlib
 import csv
 import os
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,8 @@ from pathlib import Path
 import httpx
 
 from harness.load import LoadShape, locust_command
+from harness.stage.ports import free_port
+from harness.stage.process import terminate
 
 _TARGET_RATIO = 0.90
 
@@ -69,12 +69,6 @@ def _serve(port: int) -> None:
     uvicorn.run(_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 20.0) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -88,14 +82,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 2
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    terminate(proc.pid, None, grace_s=10.0)  # the whole process group: SIGTERM, then SIGKILL
+    proc.wait(timeout=5)
 
 
 def _wait_with_usage(proc: subprocess.Popen[bytes], timeout_s: float) -> resource.struct_rusage:
@@ -152,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     shape = LoadShape(users=args.users, spawn_rate=args.users, duration_s=args.seconds, duplicates=0.05,
                       mix={"order": 8, "payout": 1, "get_order": 1}, request_timeout_s=5.0)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "bench.locust_history", "--serve", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -7,7 +7,6 @@ code, or an exit before the load phase could have run, means the load generator 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness._exceptions import InfrastructureError
+from harness.stage.process import kill_group
 
 _TERM_GRACE_S = 10.0
 
@@ -42,7 +42,7 @@ class LoadProcess:
                     stdin=subprocess.DEVNULL, start_new_session=True))
         except OSError as exc:
             for proc in processes:
-                _kill_group(proc, signal.SIGKILL)
+                kill_group(proc.pid, signal.SIGKILL)
             message = f"could not start the load generator ({exc}): run 'make setup'"
             raise InfrastructureError(message) from exc
         finally:
@@ -65,7 +65,7 @@ class LoadProcess:
             try:
                 worker.wait(timeout=_TERM_GRACE_S)
             except subprocess.TimeoutExpired:
-                _kill_group(worker, signal.SIGKILL)
+                kill_group(worker.pid, signal.SIGKILL)
         if code not in (0, 1):
             tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
             raise InfrastructureError(f"Locust exited with code {code}; last lines of {self.log_path}:\n"
@@ -76,17 +76,12 @@ class LoadProcess:
         """SIGTERM each process group (Locust then writes its stats), SIGKILL what is left."""
         for proc in self.processes:
             if proc.poll() is None:
-                _kill_group(proc, signal.SIGTERM)
+                kill_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + _TERM_GRACE_S
         for proc in self.processes:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _kill_group(proc, signal.SIGKILL)
+                kill_group(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-            _kill_group(proc, signal.SIGKILL)  # stragglers of the group (gevent helpers) go too
-
-
-def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
+            kill_group(proc.pid, signal.SIGKILL)  # stragglers of the group (gevent helpers) go too

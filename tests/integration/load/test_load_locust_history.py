@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,32 +19,22 @@ import httpx
 import pytest
 
 from harness.load import LoadShape, iter_events, locust_commands
+from harness.stage.ports import free_port
+from harness.stage.process import terminate
 
 SERVER = Path(__file__).with_name("load_contract_server.py")
 RUN_ID = "rit01"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    terminate(proc.pid, None, grace_s=10.0)  # the whole process group: SIGTERM, then SIGKILL
+    proc.wait(timeout=5)
 
 
 @contextlib.contextmanager
 def contract_server(tmp_path: Path, *, hang_every: int) -> Iterator[str]:
     """The contract server; with ``hang_every`` > 0 every such submission hangs for 3 s."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, str(SERVER), "--port", str(port), "--hang-every", str(hang_every),
                              "--hang-seconds", "3"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
