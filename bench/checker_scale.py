@@ -3,8 +3,8 @@
 Writes a synthetic run directory (history of 8 processes with duplicates and unknown outcomes,
 the SUT state, the provider ledger, the final-read marker) into a temporary folder, then runs
 ``load_inputs`` + ``check`` in a fresh child process and prints its wall time, its CPU time and
-its peak RSS (``resource.getrusage``), and the machine's load average: on a shared machine the
-CPU time is the steadier number. Target: within 10 s and 1 GiB.
+its peak RSS (sampled from /proc, the history worker's added in), and the machine's load
+average: on a shared machine the CPU time is the steadier number. Target: within 10 s and 1 GiB.
 
     python -m bench.checker_scale [--orders 1000000]
 """
@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,18 +65,54 @@ def generate(run_dir: Path, orders: int) -> None:
     (state / "complete.json").write_text("{}")
 
 
+class _TreeRss(threading.Thread):
+    """The peak of this process's RSS plus its children's, sampled every 10 ms from /proc."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kib = 0
+        self._done = threading.Event()
+
+    @staticmethod
+    def _rss_kib(pid: int | str) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._done.wait(0.01):
+            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            self.peak_kib = max(self.peak_kib, self._rss_kib(me) + sum(map(self._rss_kib, children)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 def measure(run_dir: Path) -> dict[str, object]:
     """Run the checker once on ``run_dir``; called in a child so the RSS is the checker's alone."""
     from harness.checker import check, load_inputs
 
+    sampler = _TreeRss()
+    sampler.start()
     started = time.perf_counter()
     inputs = load_inputs(run_dir)
     loaded = time.perf_counter()
     result = check(inputs)
     finished = time.perf_counter()
+    sampler.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    peak_kib = usage.ru_maxrss
-    return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+    # A large history is summarised by a second process (harness.checker.history_files), which
+    # runs while this one reads the state: its CPU counts, and the memory of both at once.
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = max(usage.ru_maxrss, sampler.peak_kib)
+    return {"cpu_s": round(usage.ru_utime + usage.ru_stime + worker.ru_utime + worker.ru_stime, 3),
+            "worker_peak_rss_bytes": worker.ru_maxrss * 1024,
             "load_s": round(loaded - started, 3), "check_s": round(finished - loaded, 3),
             "total_s": round(finished - started, 3), "peak_rss_bytes": peak_kib * 1024,
             "verdict": result.verdict.value, "attempted": result.counts.attempted,
@@ -106,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = float(numbers["total_s"])
     rss = int(numbers["peak_rss_bytes"])
     print(f"checker: load {numbers['load_s']} s + check {numbers['check_s']} s = {seconds} s wall, "
-          f"{numbers['cpu_s']} s CPU (target {_TARGET_SECONDS:.0f} s); peak RSS {rss / (1 << 20):.0f} MiB "
-          f"(target 1024 MiB); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{numbers['cpu_s']} s CPU in both processes (target {_TARGET_SECONDS:.0f} s); peak RSS "
+          f"{rss / (1 << 20):.0f} MiB, with the history worker's "
+          f"(its own peak {int(numbers['worker_peak_rss_bytes']) >> 20} MiB; target 1024 MiB); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"verdict {numbers['verdict']}, {numbers['attempted']} submissions, violations {numbers['violations']}")
     ok = seconds <= _TARGET_SECONDS and rss <= _TARGET_BYTES
     print("PASS" if ok else "MISS")

@@ -17,6 +17,11 @@ import orjson
 from harness._exceptions import UsageError
 
 
+def line_count(text: str) -> int:
+    """How many lines ``text`` has, a last one without its newline included."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
 def rows(path: Path) -> Iterator[dict[str, Any]]:
     """Every JSON object of ``path``, skipping blank lines."""
     loads = orjson.loads

@@ -17,7 +17,7 @@ import orjson
 from harness._exceptions import UsageError
 from harness.checker._gcpause import paused_gc
 from harness.checker._jsonlines import rows
-from harness.checker.history_files import read_history
+from harness.checker.history_files import HistoryRead
 from harness.checker.inputs import CheckInputs, ForgedClaim, Key, ProviderRecord, SutRecord
 from harness.checker.model import CheckResult, Kind
 
@@ -147,16 +147,23 @@ def load_inputs(run_dir: Path) -> CheckInputs:
     if not complete:
         reason = (f"{run_dir / COMPLETE_MARKER} is missing: the final reads of the SUT state and the provider "
                   "ledger did not complete, so nothing can be proven")
-    with paused_gc():
-        return CheckInputs(
-            history=read_history(run_dir / "history"),
-            sut={kind: read_sut(state / f"sut_{kind.value}s.jsonl", kind) for kind in Kind},
-            provider={kind: read_provider(state / f"provider_{kind.value}s.ndjson", kind) for kind in Kind},
-            forged=read_forged(run_dir / "forged.jsonl"),
-            final_reads_complete=complete,
-            incomplete_reason=reason,
-            recovery_seconds=read_recovery_seconds(run_dir / "consistency.jsonl"),
-        )
+    # A large history is summarised by a second process while this one reads the state.
+    history = HistoryRead(run_dir / "history")
+    try:
+        with paused_gc():
+            sut = {kind: read_sut(state / f"sut_{kind.value}s.jsonl", kind) for kind in Kind}
+            provider = {kind: read_provider(state / f"provider_{kind.value}s.ndjson", kind) for kind in Kind}
+            return CheckInputs(
+                history=history.result(),
+                sut=sut,
+                provider=provider,
+                forged=read_forged(run_dir / "forged.jsonl"),
+                final_reads_complete=complete,
+                incomplete_reason=reason,
+                recovery_seconds=read_recovery_seconds(run_dir / "consistency.jsonl"),
+            )
+    finally:
+        history.close()
 
 
 def write_verdict(run_dir: Path, result: CheckResult) -> Path:

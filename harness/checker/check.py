@@ -21,6 +21,7 @@ twice for one cause):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import count
 from typing import Any
 
 from harness.checker._gcpause import paused_gc
@@ -176,7 +177,8 @@ def _check(inputs: CheckInputs) -> CheckResult:
         agreed = {kind.success, kind.refusal}
         sut_get, provider_get = sut.get, provider.get
         in_sut = in_provider = 0
-        for op_id, ops in client.items():
+        # The client's table is walked by its columns; an id's ClientOps is made only to judge it in full.
+        for row, op_id, ok, sent, differ in zip(count(), client.ids, client.ok, client.amount, client.differ):
             record = sut_get(op_id)
             records = provider_get(op_id, no_records)
             if records:
@@ -185,13 +187,14 @@ def _check(inputs: CheckInputs) -> CheckResult:
                 in_sut += 1
                 # The common case, decided without a call: acknowledged, one provider record, the
                 # same terminal status and amount everywhere, no forgery. Anything else is judged in full.
-                if ops.ok and len(records) == 1 and not forged and not ops.amounts_differ:
+                if ok and len(records) == 1 and not forged and not differ:
                     status, amount = record
                     truth = records[0]
-                    if status == truth[1] and status in agreed and ops.amount == amount == truth[2]:
+                    if status == truth[1] and status in agreed and sent == amount == truth[2]:
                         continue
             key = (kind, op_id)
-            _judge(kind, key, ops, record, records, forged.get(key, no_claims) if forged else no_claims, tally)
+            _judge(kind, key, client.row(row), record, records, forged.get(key, no_claims) if forged else no_claims,
+                   tally)
         # Ids nobody submitted: looked for only when the counts say some exist.
         if in_sut < len(sut):
             for op_id, record in sut.items():

@@ -9,34 +9,38 @@ The full events of a few ids (the examples of the verdict) are fetched afterward
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from array import array
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from harness._exceptions import UsageError
 from harness.checker.model import Counts, Kind
 
 Key = tuple[Kind, str]
 Row = tuple[str, str, "str | int | None", str, str, str]
 _WRITE_OPS = frozenset({"order", "payout"})
 _COMPLETIONS = frozenset({"ok", "fail", "info"})
+_OUTCOME_COLUMN = {"ok": 3, "fail": 4, "info": 5}  # in HistorySummariser's columns
 EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 
 
 class ClientOps:
-    """Every submission of one id (created at its first invoke): how many, how each ended, which amount."""
+    """Every submission of one id: how many, how each ended, which amount (one row of a ``ClientTable``)."""
 
     __slots__ = ("amount", "amounts_differ", "fail", "info", "invokes", "ok", "source")
 
-    def __init__(self, amount: int | None, source: int = -1) -> None:
+    def __init__(self, amount: int | None, source: int = -1, invokes: int = 1, ok: int = 0, fail: int = 0,
+                 info: int = 0, amounts_differ: bool = False) -> None:
         self.amount = amount
         # Which history file holds the id's events, so that its examples are read from there
         # alone; -1 when they are spread over several (or the events came from memory).
         self.source = source
-        self.amounts_differ = False
-        self.invokes = 1
-        self.ok = 0
-        self.fail = 0
-        self.info = 0
+        self.amounts_differ = amounts_differ
+        self.invokes = invokes
+        self.ok = ok
+        self.fail = fail
+        self.info = info
 
     @property
     def unknown(self) -> int:
@@ -46,6 +50,71 @@ class ClientOps:
     def __repr__(self) -> str:
         return (f"ClientOps(invokes={self.invokes}, ok={self.ok}, fail={self.fail}, info={self.info}, "
                 f"amount={self.amount})")
+
+
+class ClientTable:
+    """The submissions of one kind, one row per id, held as columns: a million ids are a list of
+    strings and a few arrays rather than a million objects, and cross a process boundary as such
+    (``harness.checker.history_files``). ``ClientOps`` of one row are made on demand, for the few
+    ids the checker judges in full. An amount the client never sent is ``NO_AMOUNT`` in its column.
+    """
+
+    NO_AMOUNT = -(1 << 63)
+    __slots__ = ("_index", "amount", "differ", "fail", "ids", "info", "invokes", "ok", "source")
+
+    def __init__(self, ids: list[str] | None = None, invokes: array[int] | None = None,
+                 ok: array[int] | None = None, fail: array[int] | None = None, info: array[int] | None = None,
+                 amount: array[int] | None = None, differ: bytearray | None = None,
+                 source: array[int] | None = None) -> None:
+        """An empty table to be filled by ``HistorySummariser``, or one from its columns."""
+        self.ids = [] if ids is None else ids
+        self.invokes, self.ok, self.fail, self.info, self.amount, self.source = (
+            array("q") if column is None else column for column in (invokes, ok, fail, info, amount, source))
+        self.differ = bytearray() if differ is None else differ
+        self._index: dict[str, int] | None = None if ids else {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The ids as one string when no id holds the separator: a list of a million strings
+        # would be pickled (and memoised) one by one.
+        joined = "\n".join(self.ids)
+        ids: str | list[str] = joined if joined.count("\n") == max(len(self.ids) - 1, 0) else self.ids
+        return _table, (ids, self.invokes, self.ok, self.fail, self.info, self.amount, self.differ, self.source)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Row of each id (built the first time an id is looked up in a table from columns)."""
+        if self._index is None:
+            self._index = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return self._index
+
+    def drop_index(self) -> None:
+        """Free the map of id to row; it is built again at the next lookup."""
+        self._index = None
+
+    def row(self, row: int) -> ClientOps:
+        amount = self.amount[row]
+        return ClientOps(None if amount == self.NO_AMOUNT else amount, self.source[row], self.invokes[row],
+                         self.ok[row], self.fail[row], self.info[row], bool(self.differ[row]))
+
+    def get(self, op_id: str) -> ClientOps | None:
+        row = self.index.get(op_id)
+        return None if row is None else self.row(row)
+
+    def items(self) -> Iterator[tuple[str, ClientOps]]:
+        for row, op_id in enumerate(self.ids):
+            yield op_id, self.row(row)
+
+    def __contains__(self, op_id: object) -> bool:
+        return op_id in self.index
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _table(ids: str | list[str], *columns: Any) -> ClientTable:
+    if isinstance(ids, str):
+        ids = ids.split("\n") if ids or len(columns[0]) else []
+    return ClientTable(ids, *columns)
 
 
 class SutRecord(NamedTuple):
@@ -77,15 +146,18 @@ def _amount_of(event: Mapping[str, Any]) -> Any:
 
 
 class HistorySummariser:
-    """Folds events into per-id ``ClientOps``.
+    """Folds events into one ``ClientTable`` row per submitted id.
 
     Every completion follows its own invoke (the writer records the invoke first), so an id's
     invokes without a completion are its invokes minus its completions: no pairing is needed.
     """
 
     def __init__(self) -> None:
-        self.ops: dict[Kind, dict[str, ClientOps]] = {Kind.ORDER: {}, Kind.PAYOUT: {}}
-        self._totals = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+        # Per kind while folding: the row of each id, then the columns of ClientTable as lists
+        # (faster to grow and add to than arrays); ``finish`` makes them the table's arrays.
+        self._index: dict[str, dict[str, int]] = {op: {} for op in _WRITE_OPS}
+        self._columns: dict[str, tuple[list[Any], ...]] = {op: ([], [], [], [], [], [], [], []) for op in _WRITE_OPS}
+        self.totals = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
 
     def add_all(self, events: Iterable[Mapping[str, Any]], *, source: int = -1) -> None:
         """Fold parsed events (dicts of DESIGN.md section 5); malformed ones are skipped."""
@@ -109,43 +181,71 @@ class HistorySummariser:
         never meets a completion before its id exists.
         """
         # The hot loop of a large check (millions of events): locals and subscripts only.
-        tables = {"order": self.ops[Kind.ORDER], "payout": self.ops[Kind.PAYOUT]}
-        totals = self._totals
+        index, columns = self._index, self._columns
+        counters = {(kind, op): columns[op][_OUTCOME_COLUMN[kind]] for kind in _COMPLETIONS for op in _WRITE_OPS}
+        totals = self.totals
+        none = ClientTable.NO_AMOUNT
         for op, op_id, amount, kind, done_op, done_id in rows:
             if op:
-                if type(amount) is str:
-                    amount = int(amount) if amount else None
-                table = tables[op]
-                ops = table.get(op_id)
-                if ops is None:
-                    table[op_id] = ClientOps(amount, source)  # type: ignore[arg-type]  # digits made an int above
+                if type(amount) is not int:
+                    amount = int(amount) if amount else none
+                rows_of = index[op]
+                row = rows_of.get(op_id)
+                ids, amounts, invokes, oks, fails, infos, differ, sources = columns[op]
+                if row is None:
+                    rows_of[op_id] = len(ids)
+                    ids.append(op_id)
+                    amounts.append(amount)
+                    invokes.append(1)
+                    oks.append(0)
+                    fails.append(0)
+                    infos.append(0)
+                    differ.append(0)
+                    sources.append(source)
                 else:
-                    ops.invokes += 1
-                    if ops.source != source:
-                        ops.source = -1
-                    if amount != ops.amount:
-                        ops.amounts_differ = True
+                    invokes[row] += 1
+                    if sources[row] != source:
+                        sources[row] = -1
+                    if amount != amounts[row]:
+                        differ[row] = 1
                 totals["invoke"] += 1
                 continue
-            ops = tables[done_op].get(done_id)
-            if ops is None:
+            row = index[done_op].get(done_id)
+            if row is None:
                 continue  # a completion without its invoke says nothing the checker can use
-            if kind == "ok":
-                ops.ok += 1
-            elif kind == "fail":
-                ops.fail += 1
-            else:
-                ops.info += 1
+            counters[kind, done_op][row] += 1
             totals[kind] += 1
 
+    def table(self, kind: Kind) -> ClientTable:
+        """The folded rows of one kind as a ``ClientTable``."""
+        ids, *lists = self._columns[kind.value]
+
+        def packed(column: list[int]) -> array[int]:
+            # One column at a time, each list emptied as soon as it is packed: the peak memory
+            # is the lists, not the lists and the arrays.
+            try:
+                return array("q", column)
+            except (OverflowError, TypeError) as exc:
+                raise UsageError(f"expected every amount_minor in the history to be a whole number of at most "
+                                 f"64 bits ({exc}): was the history written by another tool?") from exc
+            finally:
+                column.clear()
+
+        amount, invokes, ok, fail, info = (packed(column) for column in lists[:5])
+        differ = bytearray(lists[5])
+        lists[5].clear()
+        table = ClientTable(ids, invokes, ok, fail, info, amount, differ, packed(lists[6]))
+        table._index = self._index[kind.value]
+        return table
+
     def finish(self, events_for: EventsFor) -> History:
-        return History(self.ops[Kind.ORDER], self.ops[Kind.PAYOUT], events_for, totals=self._totals)
+        return History(self.table(Kind.ORDER), self.table(Kind.PAYOUT), events_for, totals=self.totals)
 
 
 class History:
     """The client history summarised per id, plus a way to fetch the full events of a few ids."""
 
-    def __init__(self, orders: dict[str, ClientOps], payouts: dict[str, ClientOps], events_for: EventsFor, *,
+    def __init__(self, orders: ClientTable, payouts: ClientTable, events_for: EventsFor, *,
                  totals: Mapping[str, int]) -> None:
         self.ops = {Kind.ORDER: orders, Kind.PAYOUT: payouts}
         self.events_for = events_for

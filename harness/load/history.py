@@ -106,7 +106,12 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     mid-write) falls back to line by line, skipping what does not parse. A torn line is at
     most the end of a batch whose invokes are then read as unmatched, which is ``info``.
     """
-    data = path.read_bytes().strip()
+    return parse_events(path.read_bytes())
+
+
+def parse_events(data: bytes) -> list[dict[str, Any]]:
+    """Every event of whole lines of a history file (``read_events``, for a part of a file)."""
+    data = data.strip()
     if not data:
         return []
     try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from harness._exceptions import UsageError
 from harness.checker import History, Kind
 from harness.checker import history_files as reader
 from harness.checker._gcpause import paused_gc
@@ -81,3 +83,49 @@ def test_the_collector_is_paused_and_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_pieces_cut_between_lines_give_the_same_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_history(tmp_path)
+    whole = summary(reader.read_history(tmp_path))
+    monkeypatch.setattr(reader, "_PIECE_BYTES", 97)  # shorter than a line: every piece ends mid-line
+    assert summary(reader.read_history(tmp_path)) == whole
+
+
+def _leftover_worker_files() -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob("orderquake-history-*"))
+
+
+def test_the_worker_process_gives_the_same_history_and_examples(tmp_path: Path) -> None:
+    write_history(tmp_path)
+    before = _leftover_worker_files()
+    here = reader.read_history(tmp_path)
+    reading = reader.HistoryRead(tmp_path, worker_bytes=0)
+    assert reading._worker is not None  # the worker really ran
+    there = reading.result()
+    assert summary(there) == summary(here)
+    assert there.counts == here.counts
+    wanted = [(Kind.ORDER, "o-1"), (Kind.ORDER, "o-2"), (Kind.PAYOUT, "p-1")]
+    assert there.events_for(wanted) == here.events_for(wanted)
+    assert _leftover_worker_files() == before
+
+
+def test_a_failing_worker_falls_back_to_reading_here_with_a_clear_error(tmp_path: Path) -> None:
+    event = {"type": "invoke", "op": "order", "id": "o-big", "process": 1, "time": 1, "wall": 1.0, "attempt": 1,
+             "value": {"amount_minor": 1 << 70, "currency": "EUR"}}
+    (tmp_path / "1.jsonl").write_text(json.dumps(event) + "\n")
+    before = _leftover_worker_files()
+    with pytest.raises(UsageError, match="64 bits"):
+        reader.read_history(tmp_path, worker_bytes=0)
+    assert _leftover_worker_files() == before
+
+
+def test_a_worker_no_longer_wanted_is_stopped_and_its_file_removed(tmp_path: Path) -> None:
+    write_history(tmp_path)
+    before = _leftover_worker_files()
+    reading = reader.HistoryRead(tmp_path, worker_bytes=0)
+    worker = reading._worker
+    assert worker is not None
+    reading.close()
+    assert worker.poll() is not None
+    assert _leftover_worker_files() == before
