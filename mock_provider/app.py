@@ -10,6 +10,7 @@ case). Only creations misbehave; reads and the truth and control endpoints never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mock_provider.behaviour import Behaviour, draw_delay_s
-from mock_provider.delivery import Deliverer
+from mock_provider.delivery import AiohttpSender, Deliverer, Send, httpx_sender
 from mock_provider.ledger import Ledger
 from mock_provider.metrics import MISBEHAVIOURS, REGISTRY, REQUESTS
 from mock_provider.openapi import OPENAPI
@@ -280,17 +281,23 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ledger.start()
-        client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0),
-                                   limits=httpx.Limits(max_connections=64))
-        deliverer = Deliverer(provider, client)
-        task = asyncio.get_running_loop().create_task(deliverer.run())
-        try:
-            yield
-        finally:
-            task.cancel()
-            await deliverer.close()
-            await client.aclose()
-            await ledger.close()
+        async with contextlib.AsyncExitStack() as stack:
+            if transport is None:
+                sender = AiohttpSender()
+                await sender.open()
+                stack.push_async_callback(sender.close)
+                send: Send = sender
+            else:
+                client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, timeout=5.0))
+                send = httpx_sender(client)
+            deliverer = Deliverer(provider, send)
+            task = asyncio.get_running_loop().create_task(deliverer.run())
+            try:
+                yield
+            finally:
+                task.cancel()
+                await deliverer.close()
+                await ledger.close()
 
     routes = [
         Route("/v1/orders", api("create_order")(creator(Kind.ORDER)), methods=["POST"]),

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from harness.stage.ports import free_port
+from mock_provider.delivery import AiohttpSender
 from mock_provider.testing import WEBHOOK_SECRET, in_process
 
 FAST = {"settle_delay_ms": 0, "callback_backoff_ms": 40}
@@ -282,3 +284,17 @@ def test_a_callback_url_httpx_cannot_parse_is_a_journaled_failure_not_a_stuck_lo
         assert [x["outcome"] for x in failures] == ["failed", "failed"]
         assert failures[0]["error"].startswith("InvalidURL")
     run_with(tmp_path, receiver, {"callback_max_attempts": 2, "callback_backoff_ms": 10}, body)
+
+
+def test_the_aiohttp_sender_turns_a_bad_url_or_a_closed_port_into_a_journaled_failure() -> None:
+    async def body() -> list[tuple[int | None, str | None]]:
+        sender = AiohttpSender()
+        await sender.open()
+        try:
+            return [await sender("http://[::1", b"{}", {}),
+                    await sender(f"http://127.0.0.1:{free_port()}/callbacks", b"{}", {})]
+        finally:
+            await sender.close()
+    (bad_status, bad_error), (closed_status, closed_error) = asyncio.run(body())
+    assert bad_status is None and bad_error is not None and "InvalidUrl" in bad_error
+    assert closed_status is None and closed_error is not None and "Connect" in closed_error
