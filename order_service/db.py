@@ -80,6 +80,13 @@ class Database:
             return await cursor.fetchone() if cursor.description is not None else None
         return await self._with_connection(execute)
 
+    async def all(self, sql: bytes, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        """One statement on its own (autocommit): every row it returns."""
+        async def execute(conn: Conn) -> list[dict[str, Any]]:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall() if cursor.description is not None else []
+        return await self._with_connection(execute)
+
     async def _with_connection(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         for attempt in (1, 2):
             try:

@@ -13,12 +13,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
 from mock_provider.signing import verify  # the provider's signature scheme, as its SDK would ship it
+from order_service.batch import Batcher, Keys
 from order_service.config import Settings
 from order_service.db import Conn, Database, Unavailable
 from order_service.kinds import KINDS, Kind
@@ -34,26 +37,64 @@ class Conflict(Exception):
     """The id exists with a different amount, currency or account."""
 
 
+def _insert_sql(kind: Kind) -> bytes:
+    """Store new rows, one per item of a batch; an id that exists already comes back absent."""
+    return (f"INSERT INTO {kind.table} ({kind.id_field}, account_id, amount_minor, currency) "
+            f"SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) "
+            f"ON CONFLICT DO NOTHING RETURNING *").encode()
+
+
+def _adopt_sql(kind: Kind) -> bytes:
+    """Record the provider's id (kept if one is known) and its terminal status (only over ``pending``)."""
+    return (f"UPDATE {kind.table} AS t SET provider_id = COALESCE(t.provider_id, v.pid), updated_at = now(), "
+            f"status = CASE WHEN t.status = 'pending' AND v.status IS NOT NULL THEN v.status ELSE t.status END "
+            f"FROM unnest(%s::text[], %s::text[], %s::text[]) AS v(id, pid, status) "
+            f"WHERE t.{kind.id_field} = v.id RETURNING t.{kind.id_field} AS id, t.status").encode()
+
+
 def _apply_sql(kind: Kind) -> bytes:
-    """Apply a callback in one statement: lock the row, check the claim, remember the event, settle.
+    """Apply a batch of callbacks in one statement: lock the rows, check each claim, remember each
+    event, settle. Per callback, ``known``: the row exists; ``matches``: the claim agrees with it
+    (amount, currency, provider id); ``fresh``: its event was not seen before; ``updated``: the row
+    left ``pending``.
 
     Nothing is remembered or changed unless the row exists and matches (so a callback that came
     too early can be delivered again); with ``verify`` off (the no-signature-check bug) the
-    claim is neither checked nor remembered. The counts tell the caller which case it was.
+    claim is neither checked nor remembered.
     """
     table, key = kind.table, kind.id_field
     return f"""
-        WITH cur AS (SELECT amount_minor, currency, provider_id FROM {table} WHERE {key} = %(id)s FOR UPDATE),
-        ok AS (SELECT 1 FROM cur WHERE NOT %(verify)s OR (amount_minor = %(amount)s AND currency = %(currency)s
-                                                         AND (provider_id IS NULL OR provider_id = %(pid)s))),
-        ev AS (INSERT INTO seen_events (event_id) SELECT %(event)s FROM ok WHERE %(verify)s
-               ON CONFLICT DO NOTHING RETURNING 1),
-        upd AS (UPDATE {table} SET status = %(status)s, provider_id = COALESCE(provider_id, %(pid)s),
+        WITH v AS (SELECT * FROM unnest(%(ids)s::text[], %(statuses)s::text[], %(events)s::text[],
+                                        %(amounts)s::bigint[], %(currencies)s::text[], %(pids)s::text[])
+                   AS v(id, status, event, amount, currency, pid)),
+        cur AS (SELECT t.{key} AS id, t.amount_minor, t.currency, t.provider_id
+                FROM {table} AS t JOIN v ON t.{key} = v.id FOR UPDATE OF t),
+        ok AS (SELECT v.* FROM v JOIN cur ON cur.id = v.id
+               WHERE NOT %(verify)s OR (cur.amount_minor = v.amount AND cur.currency = v.currency
+                                        AND (cur.provider_id IS NULL OR cur.provider_id = v.pid))),
+        ev AS (INSERT INTO seen_events (event_id) SELECT event FROM ok WHERE %(verify)s
+               ON CONFLICT DO NOTHING RETURNING event_id),
+        upd AS (UPDATE {table} AS t SET status = ok.status, provider_id = COALESCE(t.provider_id, ok.pid),
                        updated_at = now()
-                WHERE {key} = %(id)s AND status = 'pending' AND EXISTS (SELECT 1 FROM ok)
-                  AND (NOT %(verify)s OR EXISTS (SELECT 1 FROM ev)) RETURNING 1)
-        SELECT (SELECT count(*) FROM cur) AS known, (SELECT count(*) FROM ok) AS matches,
-               (SELECT count(*) FROM ev) AS fresh, (SELECT count(*) FROM upd) AS updated""".encode()
+                FROM ok WHERE t.{key} = ok.id AND t.status = 'pending'
+                  AND (NOT %(verify)s OR ok.event IN (SELECT event_id FROM ev)) RETURNING t.{key} AS id)
+        SELECT v.id, EXISTS (SELECT 1 FROM cur WHERE cur.id = v.id) AS known,
+               EXISTS (SELECT 1 FROM ok WHERE ok.id = v.id) AS matches,
+               EXISTS (SELECT 1 FROM ev WHERE ev.event_id = v.event) AS fresh,
+               EXISTS (SELECT 1 FROM upd WHERE upd.id = v.id) AS updated
+        FROM v""".encode()
+
+
+def _id_key(field: str, request: dict[str, Any]) -> tuple[Hashable, ...]:
+    return (("id", request[field]),)
+
+
+def _adopt_key(item: tuple[str, str | None, str | None]) -> tuple[Hashable, ...]:
+    return (("id", item[0]),)
+
+
+def _callback_keys(claim: dict[str, Any]) -> tuple[Hashable, ...]:
+    return (("id", claim["id"]), ("event", claim["event"]))
 
 
 class Rejected(Exception):
@@ -76,6 +117,35 @@ class Service:
 
     def __post_init__(self) -> None:
         self._background: set[asyncio.Task[Any]] = set()
+        # The hot writes go in batches (order_service.batch); a record is in one batch at a time.
+        self._inserts: dict[str, Batcher[dict[str, Any], dict[str, Any] | None]] = {}
+        self._adopts: dict[str, Batcher[tuple[str, str | None, str | None], str]] = {}
+        self._applies: dict[str, Batcher[dict[str, Any], dict[str, Any] | None]] = {}
+        for kind in KINDS.values():
+            keys = Keys()
+            self._inserts[kind.name] = Batcher(partial(self._insert_batch, kind),
+                                               partial(_id_key, kind.id_field), keys)
+            self._adopts[kind.name] = Batcher(partial(self._adopt_batch, kind), _adopt_key, keys)
+            self._applies[kind.name] = Batcher(partial(self._apply_batch, kind), _callback_keys, keys)
+
+    async def _insert_batch(self, kind: Kind, requests: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        rows = await self.db.all(_insert_sql(kind), [[r[field] for r in requests] for field in (
+            kind.id_field, "account_id", "amount_minor", "currency")])
+        created = {row[kind.id_field]: row for row in rows}
+        return [created.get(r[kind.id_field]) for r in requests]
+
+    async def _adopt_batch(self, kind: Kind, items: list[tuple[str, str | None, str | None]]) -> list[str]:
+        rows = await self.db.all(_adopt_sql(kind), [list(column) for column in zip(*items, strict=True)])
+        statuses = {row["id"]: str(row["status"]) for row in rows}
+        return [statuses.get(record_id, "pending") for record_id, _, _ in items]
+
+    async def _apply_batch(self, kind: Kind, claims: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        params = {name: [c[field] for c in claims] for name, field in (
+            ("ids", "id"), ("statuses", "status"), ("events", "event"), ("amounts", "amount"),
+            ("currencies", "currency"), ("pids", "pid"))}
+        rows = await self.db.all(_apply_sql(kind), {**params, "verify": self.flags.verify_callbacks})
+        found = {row["id"]: row for row in rows}
+        return [found.get(c["id"]) for c in claims]
 
     # ---- create ------------------------------------------------------------------------------
     async def create(self, kind: Kind, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -102,10 +172,7 @@ class Service:
             await self._submit(kind, request)
 
     async def _insert(self, kind: Kind, request: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        row = await self.db.one(
-            f"INSERT INTO {kind.table} ({kind.id_field}, account_id, amount_minor, currency) "
-            f"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *".encode(),
-            (request[kind.id_field], request["account_id"], request["amount_minor"], request["currency"]))
+        row = await self._inserts[kind.name](request)
         if row is not None:
             return True, row
         existing = await self.db.one(f"SELECT * FROM {kind.table} WHERE {kind.id_field} = %s".encode(),
@@ -147,16 +214,12 @@ class Service:
         """Take the provider's view: its id, and its status when terminal."""
         provider_status = record.get("status")
         new_status = provider_status if provider_status in (kind.success, kind.refusal) else None
-
+        provider_id = record.get("id")
         try:
-            row = await self.db.one(
-                f"UPDATE {kind.table} SET provider_id = COALESCE(provider_id, %s), updated_at = now(), "
-                f"status = CASE WHEN status = 'pending' AND %s::text IS NOT NULL THEN %s ELSE status END "
-                f"WHERE {kind.id_field} = %s RETURNING status".encode(),
-                (record.get("id"), new_status, new_status, record_id))
+            return await self._adopts[kind.name](
+                (record_id, provider_id if isinstance(provider_id, str) else None, new_status))
         except Unavailable:
             return "pending"  # the row is durable as pending; the reconciler will catch up
-        return str(row["status"]) if row else "pending"
 
     async def _set_terminal(self, kind: Kind, record_id: str, status: str, error: str | None) -> str:
         try:
@@ -205,7 +268,7 @@ class Service:
                    "amount": amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
                    "currency": record.get("currency") if isinstance(record.get("currency"), str) else None,
                    "pid": record.get("id") if isinstance(record.get("id"), str) else None}
-        found = await self.db.one(_apply_sql(kind), claimed)
+        found = await self._applies[kind.name](claimed)
         if found is None or not found["known"]:
             raise Rejected(404, f"unknown {kind.name} {record_id}")
         if not found["matches"]:
