@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import random
 import sqlite3
 import time
@@ -139,7 +138,7 @@ class Provider:
         if stored is not None:
             if stored["request_hash"] != request_hash:
                 raise KeyReused
-            return Outcome(stored["status_code"], json.loads(stored["body"]))
+            return Outcome(stored["status_code"], orjson.loads(stored["body"]))
         self._in_flight.add(scope)
         return None
 
@@ -168,7 +167,7 @@ class Provider:
             body["destination"] = fields.get("destination")
         if key is not None:
             self.ledger.execute("INSERT INTO idempotency (scope, key, request_hash, status_code, body) "
-                                "VALUES (?,?,?,?,?)", (kind.value, key, request_hash, 201, json.dumps(body)))
+                                "VALUES (?,?,?,?,?)", (kind.value, key, request_hash, 201, orjson.dumps(body).decode()))
         return Outcome(201, body)
 
     def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
