@@ -5,6 +5,7 @@ Each test names the failure it provokes and what a careful service must still gu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -29,6 +30,34 @@ def test_a_repeated_post_returns_the_same_order_and_one_provider_record(stage_fa
                                                                            "status": "succeeded"}
     records = [r for r in ledger(stage, "orders") if r["merchant_order_id"] == "rep-1"]
     assert len(records) == 1 and records[0]["amount_minor"] == 1000
+
+
+def test_a_burst_with_one_id_sent_ten_times_gives_one_201_and_one_provider_record(
+        stage_factory: StageFactory) -> None:
+    """Many concurrent creates share a batch (group commit); the same id in it must still win once."""
+    stage = stage_factory()
+
+    async def burst() -> list[tuple[str, int, int]]:
+        async with httpx.AsyncClient(base_url=stage.client_url, timeout=10) as client:
+            bodies = [order_body("burst-dup") for _ in range(10)] + [order_body(f"burst-{n}") for n in range(40)]
+            bodies.append(order_body("burst-dup", amount=999))
+            replies = await asyncio.gather(*(client.post("/orders", json=body) for body in bodies))
+        return [(body["order_id"], body["amount_minor"], reply.status_code)
+                for body, reply in zip(bodies, replies, strict=True)]
+
+    replies = asyncio.run(burst())
+    assert all(status == 201 for order_id, _, status in replies if order_id != "burst-dup")
+    duplicate = [(amount, status) for order_id, amount, status in replies if order_id == "burst-dup"]
+    winners = [amount for amount, status in duplicate if status == 201]
+    assert len(winners) == 1, duplicate
+    # The one that won decides: the same amount again is that order (200), another amount a conflict.
+    assert all(status == (201 if status == 201 else 200 if amount == winners[0] else 409)
+               for amount, status in duplicate), duplicate
+    with httpx.Client(base_url=stage.client_url, timeout=10) as client:
+        eventually(lambda: client.get("/orders/burst-dup").json()["status"] == "succeeded", 10, "burst-dup settles")
+    records = [r for r in ledger(stage, "orders") if r["merchant_order_id"].startswith("burst-")]
+    assert len(records) == 41
+    assert [r["amount_minor"] for r in records if r["merchant_order_id"] == "burst-dup"] == winners
 
 
 def _callback(order_id: str, provider_id: str, amount: int, event_id: str) -> bytes:
