@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from pathlib import Path
 
@@ -23,6 +24,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(db=args.db, api_key=args.api_key, webhook_secret=args.webhook_secret, seed=args.seed)
+    # Everything made at start-up lives as long as the process: keep the collector off it, and
+    # collect the young generation every 50,000 allocations rather than 700 (requests make many).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", backlog=4096, timeout_keep_alive=30)
 

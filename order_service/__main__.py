@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 import uvicorn
@@ -24,6 +25,11 @@ def main() -> int:
         return 2
     configure()
     app = create_app(settings, Variant(args.variant))
+    # Everything made at start-up lives as long as the process: keep the collector off it, and
+    # collect the young generation every 50,000 allocations rather than 700 (requests make many).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", backlog=4096, timeout_keep_alive=30)
     return 0
