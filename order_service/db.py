@@ -51,7 +51,12 @@ class Database:
     def __init__(self, url: str, size: int) -> None:
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url, min_size=min(4, size), max_size=size, open=False, timeout=3.0,
-            kwargs={"row_factory": dict_row, "connect_timeout": 3, "autocommit": True},
+            # Statements are prepared (psycopg does so from the fifth use), but each is planned
+            # for the rows it is given now: a generic plan made while the tables were small keeps
+            # scanning them whole long after they have grown, until an ANALYZE that a short run
+            # never sees.
+            kwargs={"row_factory": dict_row, "connect_timeout": 3, "autocommit": True,
+                    "options": "-c plan_cache_mode=force_custom_plan"},
             reconnect_timeout=3600)
 
     async def open(self) -> None:
