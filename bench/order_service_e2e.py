@@ -13,9 +13,11 @@ record per order. It prints:
   settlement, and the capacity they imply: the orders/s two otherwise idle cores would settle
   (the machine is shared, so this is steadier than the wall-clock rates);
 - with ``--profile``, py-spy's summary of the service and the provider: own time by function and
-  time by package.
+  time by package;
+- the median settled rate against the target, 1,000 orders/s with none mismatched or duplicated:
+  PASS, or MISS and exit code 1.
 
-Run ``python -m bench.order_service_e2e [--seconds 10] [--connections 64] [--rounds 1]``.
+Run ``python -m bench.order_service_e2e [--seconds 15] [--connections 96] [--rounds 3]`` (the defaults).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +60,7 @@ end
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _COMPONENTS = ("sut", "provider", "postgres", "toxiproxy", "wrk")
+_TARGET_PER_S = 1000.0  # the issue's: orders/s end to end, every one settled and returned
 
 
 @dataclass(frozen=True)
@@ -300,12 +304,12 @@ def report(rounds: list[Round], connections: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.order_service_e2e", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each loaded round (default 10)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
-    parser.add_argument("--rounds", type=int, default=1, help="loaded rounds on the same stage (default 1)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each loaded round (default 15)")
+    parser.add_argument("--connections", type=int, default=96, help="wrk connections (default 96)")
+    parser.add_argument("--rounds", type=int, default=3, help="loaded rounds on the same stage (default 3)")
     parser.add_argument("--variant", default="correct", help="service variant (default correct)")
     parser.add_argument("--profile", action="store_true", help="py-spy the service and the provider (last round)")
     parser.add_argument("--sut-env", action="append", default=[], metavar="NAME=VALUE",
@@ -334,7 +338,18 @@ def main(argv: list[str] | None = None) -> None:
     print("service counters over the whole run (warm-up included): " + ", ".join(counters))
     for name, summary in summaries.items():
         print(f"\nprofile of the {name} (py-spy, loaded window):\n{summary}")
+    return verdict(rounds)
+
+
+def verdict(rounds: list[Round]) -> int:
+    """Print the median settled rate against the target (every order settled, none mismatched); 0 if met."""
+    settled = statistics.median(r.settled_per_s for r in rounds)
+    wrong = sum(r.mismatched + r.duplicated for r in rounds)
+    ok = settled >= _TARGET_PER_S and wrong == 0
+    print(f"median settled {settled:.0f} orders/s over {len(rounds)} round(s), {wrong} mismatched or duplicated "
+          f"(target {_TARGET_PER_S:.0f}/s, none wrong): {'PASS' if ok else 'MISS'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

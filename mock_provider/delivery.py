@@ -23,7 +23,7 @@ from mock_provider.signing import sign
 log = logging.getLogger("mock_provider")
 
 _TICK_S = 0.02
-_MAX_IN_FLIGHT = 64
+_MAX_IN_FLIGHT = 256
 
 
 # One POST of a callback: (url, body, headers) to (HTTP status or None, why it failed or None).
