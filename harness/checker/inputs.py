@@ -62,16 +62,13 @@ class ClientTable:
     NO_AMOUNT = -(1 << 63)
     __slots__ = ("_index", "amount", "differ", "fail", "ids", "info", "invokes", "ok", "source")
 
-    def __init__(self, ids: list[str] | None = None, invokes: array[int] | None = None,
-                 ok: array[int] | None = None, fail: array[int] | None = None, info: array[int] | None = None,
-                 amount: array[int] | None = None, differ: bytearray | None = None,
-                 source: array[int] | None = None) -> None:
-        """An empty table to be filled by ``HistorySummariser``, or one from its columns."""
-        self.ids = [] if ids is None else ids
-        self.invokes, self.ok, self.fail, self.info, self.amount, self.source = (
-            array("q") if column is None else column for column in (invokes, ok, fail, info, amount, source))
-        self.differ = bytearray() if differ is None else differ
-        self._index: dict[str, int] | None = None if ids else {}
+    def __init__(self, ids: list[str], invokes: array[int], ok: array[int], fail: array[int], info: array[int],
+                 amount: array[int], differ: bytearray, source: array[int], *,
+                 index: dict[str, int] | None = None) -> None:
+        """From its columns, and the row of each id when the caller has it already."""
+        self.ids, self.invokes, self.ok, self.fail, self.info = ids, invokes, ok, fail, info
+        self.amount, self.differ, self.source = amount, differ, source
+        self._index = index
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The ids as one string when no id holds the separator: a list of a million strings
@@ -217,7 +214,7 @@ class HistorySummariser:
             totals[kind] += 1
 
     def table(self, kind: Kind) -> ClientTable:
-        """The folded rows of one kind as a ``ClientTable``."""
+        """The folded rows of one kind as a ``ClientTable`` (once: the columns are handed over, not copied)."""
         ids, *lists = self._columns[kind.value]
 
         def packed(column: list[int]) -> array[int]:
@@ -234,9 +231,8 @@ class HistorySummariser:
         amount, invokes, ok, fail, info = (packed(column) for column in lists[:5])
         differ = bytearray(lists[5])
         lists[5].clear()
-        table = ClientTable(ids, invokes, ok, fail, info, amount, differ, packed(lists[6]))
-        table._index = self._index[kind.value]
-        return table
+        return ClientTable(ids, invokes, ok, fail, info, amount, differ, packed(lists[6]),
+                           index=self._index[kind.value])
 
     def finish(self, events_for: EventsFor) -> History:
         return History(self.table(Kind.ORDER), self.table(Kind.PAYOUT), events_for, totals=self.totals)
