@@ -22,15 +22,26 @@ from harness._paths import PROJECT_ROOT
 
 DEFAULT_TARGET = PROJECT_ROOT / "targets" / "reference.yaml"
 CONTRACT_STATUSES = ("pending", "succeeded", "declined", "failed", "paid", "rejected")
+FLOW_STATUSES = {"orders": ("pending", "succeeded", "declined", "failed"),
+                 "payouts": ("pending", "paid", "rejected", "failed")}
 _KEYS = {"name", "start", "health", "state", "env", "ready_deadline", "variants"}
 _STATE_KEYS = {"orders_sql", "payouts_sql", "status_map"}
 
 
 @dataclass(frozen=True)
 class TargetState:
+    """The SQL that lists the SUT's orders and payouts, and its status words per flow in contract names."""
+
     orders_sql: str
     payouts_sql: str
-    status_map: Mapping[str, str] = field(default_factory=dict)
+    status_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # "orders"/"payouts" -> map
+
+    def status_map(self, flow: str) -> Mapping[str, str]:
+        """The SUT's status words of ``flow`` (``orders`` or ``payouts``) to the contract's."""
+        return self.status_maps.get(flow, {})
+
+    def sql(self, flow: str) -> str:
+        return self.orders_sql if flow == "orders" else self.payouts_sql
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class Target:
     def to_yaml(self) -> str:
         data: dict[str, Any] = {"name": self.name, "start": list(self.start), "health": self.health,
                                 "state": {"orders_sql": self.state.orders_sql, "payouts_sql": self.state.payouts_sql,
-                                          "status_map": dict(self.state.status_map)},
+                                          "status_map": {flow: dict(m) for flow, m in self.state.status_maps.items()}},
                                 "env": dict(self.env), "ready_deadline": self.ready_deadline}
         if self.variants:
             data["variants"] = list(self.variants)
@@ -76,6 +87,26 @@ def _text(data: Mapping[str, Any], key: str, path: Path, where: str = "") -> str
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, f"{where}{key}", f"expected a non-empty string, got {value!r}")
     return value
+
+
+def _status_maps(raw: Any, path: Path) -> dict[str, dict[str, str]]:
+    """``status_map`` per flow (``{orders: {...}, payouts: {...}}``), or one flat map for both flows."""
+    where = "state.status_map"
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "expected a mapping of the SUT's status names to contract names, per flow "
+                                 "({orders: {paid: succeeded}, payouts: {...}}) or for both")
+    per_flow = bool(raw) and set(raw) <= set(FLOW_STATUSES) and all(isinstance(v, dict) for v in raw.values())
+    maps: dict[str, dict[str, str]] = {}
+    for flow, allowed in FLOW_STATUSES.items():
+        entries = (raw.get(flow) or {}) if per_flow else raw
+        prefix = f"{where}.{flow}" if per_flow else where
+        choices = allowed if per_flow else CONTRACT_STATUSES
+        for own, contract in entries.items():
+            if contract not in choices:
+                raise _fail(path, f"{prefix}.{own}", f"expected one of {', '.join(choices)}, got {contract!r}")
+        maps[flow] = {str(own): str(contract) for own, contract in entries.items()
+                      if per_flow or contract in allowed}
+    return maps
 
 
 def load_target(path: Path | None = None) -> Target:
@@ -105,13 +136,7 @@ def load_target(path: Path | None = None) -> Target:
     unknown = sorted(set(state) - _STATE_KEYS)
     if unknown:
         raise _fail(path, f"state.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_STATE_KEYS))}")
-    status_map = state.get("status_map") or {}
-    if not isinstance(status_map, dict):
-        raise _fail(path, "state.status_map", "expected a mapping of the SUT's status names to contract names")
-    for own, contract in status_map.items():
-        if contract not in CONTRACT_STATUSES:
-            raise _fail(path, f"state.status_map.{own}",
-                        f"expected one of {', '.join(CONTRACT_STATUSES)}, got {contract!r}")
+    status_maps = _status_maps(state.get("status_map") or {}, path)
     env = data.get("env") or {}
     if not isinstance(env, dict):
         raise _fail(path, "env", "expected a mapping of extra environment variables")
@@ -124,6 +149,6 @@ def load_target(path: Path | None = None) -> Target:
     return Target(name=_text(data, "name", path), start=tuple(start), health=health,
                   state=TargetState(orders_sql=_text(state, "orders_sql", path, "state."),
                                     payouts_sql=_text(state, "payouts_sql", path, "state."),
-                                    status_map={str(k): str(v) for k, v in status_map.items()}),
+                                    status_maps=status_maps),
                   env={str(k): str(v) for k, v in env.items()}, ready_deadline=float(deadline), source=path,
                   variants=tuple(variants))

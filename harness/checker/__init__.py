@@ -1,41 +1,80 @@
 """The checker: the client history, the SUT's final state and the provider's ledger, joined per id.
 
-    inputs = load_inputs(run_dir)      # the edge: files to CheckInputs
-    result = check(inputs)             # pure
-    write_verdict(run_dir, result.with_run(scenario=..., seed=..., slo=[...]))
+    evidence = read_evidence(run_dir.evidence_files())    # the edge: files to plain records
+    findings = judge(evidence.judged[0])                  # pure, one id
+    result = invariants_checker(evidence)                 # one concern; the others in ``checkers``
+    verdict, reason = compose([result, ...])              # fail over unknown over pass
+
+``harness.run.verdict.judge_run`` composes every checker over a run directory; it is what the
+run and ``orderquake check`` both call.
 """
 
-from harness.checker.artifacts import COMPLETE_MARKER, load_inputs, write_verdict
-from harness.checker.check import check
-from harness.checker.inputs import CheckInputs, ClientOps, ForgedClaim, History, ProviderRecord, SutRecord
+from harness.checker.checkers import (
+    check_safe,
+    coverage_checker,
+    fault_checker,
+    history_checker,
+    integrity_checker,
+    invariants_checker,
+    money_checker,
+    run_checker,
+)
+from harness.checker.evidence import (
+    ClientSummary,
+    Evidence,
+    EvidenceFiles,
+    ForgedClaim,
+    HistoryDamage,
+    IdEvidence,
+    ProviderRecord,
+    SutRow,
+    is_clean,
+)
+from harness.checker.judge import Finding, judge
 from harness.checker.model import (
     Category,
     CategoryResult,
-    CheckResult,
+    CheckerResult,
     Counts,
     Kind,
     MoneyFlow,
+    RunVerdict,
     SloOutcome,
     Verdict,
+    compose,
 )
+from harness.checker.reading import EvidenceError, read_evidence
 
 __all__ = [
-    "COMPLETE_MARKER",
     "Category",
     "CategoryResult",
-    "CheckInputs",
-    "CheckResult",
-    "ClientOps",
+    "CheckerResult",
+    "ClientSummary",
     "Counts",
+    "Evidence",
+    "EvidenceError",
+    "EvidenceFiles",
+    "Finding",
     "ForgedClaim",
-    "History",
+    "HistoryDamage",
+    "IdEvidence",
     "Kind",
     "MoneyFlow",
     "ProviderRecord",
+    "RunVerdict",
     "SloOutcome",
-    "SutRecord",
+    "SutRow",
     "Verdict",
-    "check",
-    "load_inputs",
-    "write_verdict",
+    "check_safe",
+    "compose",
+    "coverage_checker",
+    "fault_checker",
+    "history_checker",
+    "integrity_checker",
+    "invariants_checker",
+    "is_clean",
+    "judge",
+    "money_checker",
+    "read_evidence",
+    "run_checker",
 ]

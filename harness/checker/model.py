@@ -8,7 +8,7 @@ seed, target, variant, SLO outcomes, start and finish) with ``CheckResult.with_r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -127,6 +127,136 @@ class SloOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "observed": self.observed, "pass": self.passed}
+
+
+@dataclass(frozen=True)
+class CheckerResult:
+    """What one checker decided: ``valid`` is pass, fail or unknown (Jepsen's true, false, :unknown)."""
+
+    name: str
+    valid: Verdict
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"valid": self.valid.value, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, name: str, data: Mapping[str, Any]) -> CheckerResult:
+        return cls(name, Verdict(data["valid"]), data.get("reason"))
+
+
+_MERGE_ORDER = (Verdict.FAIL, Verdict.UNKNOWN, Verdict.PASS)
+
+
+def compose(results: Iterable[CheckerResult]) -> tuple[Verdict, str | None]:
+    """Jepsen's merge: fail over unknown over pass; the reason names every checker that did not pass.
+
+    >>> compose([CheckerResult("a", Verdict.PASS), CheckerResult("b", Verdict.UNKNOWN, "no ledger")])
+    (<Verdict.UNKNOWN: 'unknown'>, 'b: no ledger')
+    """
+    results = list(results)
+    valid = next((v for v in _MERGE_ORDER if any(r.valid is v for r in results)), Verdict.UNKNOWN)
+    reasons = [f"{r.name}: {r.reason}" for r in results if r.valid is not Verdict.PASS and r.reason]
+    if not results:
+        reasons = ["no checker ran"]
+    return valid, "; ".join(reasons) or None
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """The verdict of one run, as ``verdict.json`` holds it and every reader of it reads it.
+
+    ``exit_code`` is derived here and nowhere else: 130 interrupted; else 1 a violation; else,
+    when unknown, the exit code of the error that stopped the run (2 or 4) or 4; else 3 when an
+    SLO was breached; else 0.
+    """
+
+    verdict: Verdict
+    checkers: Mapping[str, CheckerResult]
+    invariants: Mapping[Category, CategoryResult]
+    money: Mapping[tuple[Kind, str | None], MoneyFlow]
+    counts: Counts
+    slo: tuple[SloOutcome, ...] = ()
+    reason: str | None = None
+    recovery_seconds: float | None = None
+    scenario: str | None = None
+    seed: int | None = None
+    target: str | None = None
+    variant: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    duration_seconds: float | None = None
+    fault_errors: tuple[str, ...] = ()
+    interrupted: bool = False
+    error_exit_code: ExitCode | None = None
+    torn_lines: tuple[str, ...] = ()
+
+    @property
+    def violations(self) -> dict[Category, int]:
+        return {c: r.count for c, r in self.invariants.items() if r.violation and r.count}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.verdict is Verdict.FAIL:
+            return ExitCode.VIOLATION
+        if self.verdict is Verdict.UNKNOWN:
+            return self.error_exit_code or ExitCode.INFRASTRUCTURE
+        if any(not outcome.passed for outcome in self.slo):
+            return ExitCode.SLO_BREACH
+        return ExitCode.PASS
+
+    def to_json(self) -> dict[str, Any]:
+        money: dict[str, dict[str, Any]] = {}
+        for (kind, currency), flow in sorted(self.money.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+            money.setdefault(f"{kind.value}s", {})[currency or "unknown"] = flow.to_json()
+        return {
+            "scenario": self.scenario, "seed": self.seed, "target": self.target, "variant": self.variant,
+            "verdict": self.verdict.value, "exit_code": int(self.exit_code), "reason": self.reason,
+            "checkers": {name: result.to_json() for name, result in self.checkers.items()},
+            "invariants": {c.value: r.to_json() for c, r in self.invariants.items()},
+            "money": money,
+            "slo": [outcome.to_json() for outcome in self.slo],
+            "counts": self.counts.to_json(),
+            "recovery_seconds": self.recovery_seconds,
+            "started": self.started, "finished": self.finished, "duration_seconds": self.duration_seconds,
+            "fault_errors": list(self.fault_errors), "interrupted": self.interrupted,
+            "error_exit_code": None if self.error_exit_code is None else int(self.error_exit_code),
+            "torn_lines": list(self.torn_lines),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunVerdict:
+        """Read ``verdict.json`` back; a file that is not one raises ``ValueError`` saying what is wrong."""
+        try:
+            money = {}
+            for flow, by_currency in (data.get("money") or {}).items():
+                kind = Kind(flow.removesuffix("s"))
+                for currency, entry in by_currency.items():
+                    money[(kind, None if currency == "unknown" else currency)] = MoneyFlow(
+                        entry["provider_minor"], entry["sut_minor"])
+            error = data.get("error_exit_code")
+            return cls(
+                verdict=Verdict(data["verdict"]),
+                checkers={name: CheckerResult.from_json(name, entry)
+                          for name, entry in (data.get("checkers") or {}).items()},
+                invariants={Category(name): CategoryResult(int(entry["count"]), bool(entry["violation"]),
+                                                           tuple(entry.get("examples") or ()))
+                            for name, entry in (data.get("invariants") or {}).items()},
+                money=money,
+                counts=Counts(**(data.get("counts") or {})),
+                slo=tuple(SloOutcome(s["rule"], s.get("observed"), bool(s["pass"])) for s in data.get("slo") or ()),
+                reason=data.get("reason"), recovery_seconds=data.get("recovery_seconds"),
+                scenario=data.get("scenario"), seed=data.get("seed"), target=data.get("target"),
+                variant=data.get("variant"), started=data.get("started"), finished=data.get("finished"),
+                duration_seconds=data.get("duration_seconds"),
+                fault_errors=tuple(data.get("fault_errors") or ()), interrupted=bool(data.get("interrupted")),
+                error_exit_code=None if error is None else ExitCode(int(error)),
+                torn_lines=tuple(data.get("torn_lines") or ()))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"expected verdict.json as orderquake writes it, got {type(exc).__name__}: {exc}") \
+                from exc
 
 
 @dataclass(frozen=True)

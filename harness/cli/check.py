@@ -1,44 +1,27 @@
-"""``orderquake check RUN_DIR``: recompute the verdict from a run directory's artifacts alone.
+"""``orderquake check RUN_DIR``: judge a run directory again from its artifacts alone.
 
-What only the orchestrator knew (scenario, seed, target, variant, SLO outcomes, start and
-finish) is carried over from the run's previous ``verdict.json`` when there is one; every
-invariant, the money and the counts are recomputed. Exit 0 pass, 1 violation, 3 SLO breach,
-4 unknown.
+It runs the same composition of checkers as the run did (``harness.run.verdict.judge_run``), on
+the same files, so it reproduces the run's verdict and exit code; it can never turn an
+``unknown`` into a ``pass``. Exit 0 pass, 1 violation, 3 SLO breach, 4 unknown, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from harness.checker import CheckResult, SloOutcome, check, load_inputs, write_verdict
-
-_CARRIED = ("scenario", "seed", "target", "variant", "started", "finished")
-
-
-def _previous_run_fields(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "verdict.json"
-    if not path.exists():
-        return {}
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}  # a damaged verdict is about to be replaced; the run's facts are recomputed anyway
-    fields: dict[str, Any] = {key: previous.get(key) for key in _CARRIED if previous.get(key) is not None}
-    slo = [SloOutcome(str(s.get("rule")), s.get("observed"), bool(s.get("pass")))
-           for s in previous.get("slo") or [] if isinstance(s, dict)]
-    if slo:
-        fields["slo"] = slo
-    return fields
+from harness._exceptions import UsageError
+from harness.checker.model import RunVerdict, Verdict
+from harness.run.verdict import judge_run, write_outputs
+from harness.rundir import RunDir
 
 
-def summary(result: CheckResult) -> str:
-    """The few lines a person reads first: the verdict, the violations, the money, the counts."""
+def describe(result: RunVerdict) -> str:
+    """The few lines a person reads first: the verdict and why, the violations, the money, the counts."""
     counts = result.counts
     lines = [f"verdict: {result.verdict.value} (exit {int(result.exit_code)})"]
-    if result.reason:
+    if result.reason and result.verdict is not Verdict.PASS:
         lines.append(f"  reason: {result.reason}")
     lines.append(f"  submissions: {counts.attempted} ({counts.ids} ids): ok {counts.ok}, fail {counts.fail}, "
                  f"info {counts.info}")
@@ -47,26 +30,34 @@ def summary(result: CheckResult) -> str:
             mark = "VIOLATION" if entry.violation else "reported"
             ids = ", ".join(str(e["id"]) for e in entry.examples[:3])
             lines.append(f"  {category.value}: {entry.count} {mark} (e.g. {ids})")
-    for kind, flow in result.money.items():
+    for (kind, currency), flow in sorted(result.money.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         state = {True: "conserved", False: "NOT conserved", None: "unknown"}[flow.conserved]
-        lines.append(f"  money {kind.value}s: provider {flow.provider_minor}, SUT {flow.sut_minor}: {state}")
+        lines.append(f"  money {kind.value}s {currency or '(no currency)'}: provider {flow.provider_minor} minor, "
+                     f"SUT {flow.sut_minor} minor: {state}")
     for outcome in result.slo:
         lines.append(f"  slo {outcome.rule}: observed {outcome.observed}: {'pass' if outcome.passed else 'BREACH'}")
     if result.recovery_seconds is not None:
         lines.append(f"  time to consistency: {result.recovery_seconds} s")
+    if result.torn_lines:
+        lines.append(f"  torn last lines ignored: {', '.join(result.torn_lines)}")
     return "\n".join(lines)
 
 
 def _check(args: argparse.Namespace) -> int:
-    run_dir: Path = args.run_dir
-    result = check(load_inputs(run_dir)).with_run(**_previous_run_fields(run_dir))
-    path = write_verdict(run_dir, result)
-    print(summary(result))
-    print(f"wrote {path}")
+    path: Path = args.run_dir
+    if not path.is_dir():
+        raise UsageError(f"expected a run directory, got {path} (not a directory)")
+    if not (path / "history").is_dir():
+        raise UsageError(f"expected {path}/history/ with the client history: is {path} a run directory?")
+    run_dir = RunDir(path)
+    result, metrics = judge_run(run_dir)
+    write_outputs(run_dir, result, metrics)
+    print(describe(result))
+    print(f"wrote {run_dir.verdict}")
     return int(result.exit_code)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("check", help="recompute the verdict of a run directory from its artifacts")
+    parser = subparsers.add_parser("check", help="judge a run directory again from its artifacts")
     parser.add_argument("run_dir", type=Path, help="a run directory (runs/<time>-<scenario>)")
     parser.set_defaults(handler=_check)

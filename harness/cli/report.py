@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._exceptions import UsageError
+from harness.checker.model import RunVerdict
 from harness.report import write_html, write_junit
 
 
@@ -16,7 +17,10 @@ def _report(args: argparse.Namespace) -> int:
     if not verdict_path.exists():
         raise UsageError(f"{args.run_dir} has no verdict.json: expected a run directory; "
                          f"run 'orderquake check {args.run_dir}' first if the run was cut short")
-    verdict = json.loads(verdict_path.read_text())
+    try:
+        verdict = RunVerdict.from_json(json.loads(verdict_path.read_text()))
+    except ValueError as exc:
+        raise UsageError(f"{verdict_path}: {exc}: run 'orderquake check {args.run_dir}' to judge it again") from None
     write_junit(verdict, args.run_dir / "junit.xml")
     print(write_html(args.run_dir))
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 from harness._exceptions import ExitCode, UsageError
 from harness._paths import scenarios_dir
 from harness._units import parse_duration
+from harness.cli.check import describe
 from harness.report import write_suite_junit
 from harness.run import RunOutcome, RunRequest, run
 
@@ -70,24 +71,10 @@ def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
 
 def summary(outcome: RunOutcome) -> str:
     """A few lines a person reads at the end of a run."""
-    verdict: dict[str, Any] = outcome.verdict
-    counts = verdict.get("counts", {})
-    lines = [f"verdict: {verdict['verdict'].upper()} (exit {verdict['exit_code']}) - {verdict['scenario']} "
-             f"against {verdict['target']} ({verdict['variant']}), seed {verdict['seed']}",
-             f"  operations: {counts.get('attempted', 0)} attempted, {counts.get('ok', 0)} ok, "
-             f"{counts.get('fail', 0)} fail, {counts.get('info', 0)} unknown; "
-             f"recovery {verdict.get('recovery_seconds')} s"]
-    for category, entry in sorted(verdict.get("invariants", {}).items()):
-        if entry.get("count"):
-            mark = "VIOLATION" if entry.get("violation") else "reported"
-            examples = ", ".join(str(e.get("id", e)) if isinstance(e, dict) else str(e)
-                                 for e in entry.get("examples", [])[:3])
-            lines.append(f"  {category}: {entry['count']} ({mark}) e.g. {examples}")
-    for slo in verdict.get("slo", []):
-        lines.append(f"  slo {slo['rule']}: observed {slo['observed']} -> {'ok' if slo['pass'] else 'BREACH'}")
-    if verdict.get("reason"):
-        lines.append(f"  note: {verdict['reason']}")
-    lines.append(f"  report: {outcome.run_dir.report}")
+    verdict = outcome.verdict
+    lines = [f"verdict: {verdict.verdict.value.upper()} (exit {int(verdict.exit_code)}) - {verdict.scenario} "
+             f"against {verdict.target} ({verdict.variant}), seed {verdict.seed}",
+             *describe(verdict).splitlines()[1:], f"  report: {outcome.run_dir.report}"]
     return "\n".join(lines)
 
 

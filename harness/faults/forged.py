@@ -119,8 +119,9 @@ class ForgedCallbacks(Fault):
 
 def _pending(ctx: FaultContext, kind: _Object) -> list[tuple[str, int]]:
     """(id, amount) of the SUT's pending records of ``kind``; none when the database cannot be read."""
-    sql = ctx.target.state.orders_sql if kind.name == "order" else ctx.target.state.payouts_sql
-    status_map = ctx.target.state.status_map
+    flow = f"{kind.name}s"
+    sql = ctx.target.state.sql(flow)
+    status_map = ctx.target.state.status_map(flow)
     try:
         with psycopg.connect(ctx.stage.sut_database_url, connect_timeout=2, autocommit=True) as conn:
             rows: list[Any] = conn.execute(sql.encode()).fetchall()

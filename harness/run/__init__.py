@@ -10,7 +10,7 @@ run directory, so ``orderquake check`` and ``orderquake report`` work from it al
 """
 
 from harness.run.request import RunOutcome, RunRequest
-from harness.run.rundir import RunDir
 from harness.run.runner import run
+from harness.rundir import RunDir
 
 __all__ = ["RunDir", "RunOutcome", "RunRequest", "run"]

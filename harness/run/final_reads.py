@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,11 +17,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from harness._exceptions import InfrastructureError, UsageError
-from harness.run.rundir import RunDir
+from harness.checker.integrity import write_manifest
+from harness.checker.model import Kind
+from harness.rundir import RunDir
 from harness.target import TargetState
 
-_LEDGERS = {"orders": "provider_orders.ndjson", "payouts": "provider_payouts.ndjson",
-            "callbacks": "provider_callbacks.ndjson"}
 _READ_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -46,14 +45,16 @@ def _query(database_url: str, sql: str, what: str) -> list[dict[str, Any]]:
 
 
 def read_sut_state(database_url: str, queries: TargetState, run_dir: RunDir) -> dict[str, int]:
-    """Run the target's SQL, map statuses to contract names, save ``state/sut_*.jsonl``."""
+    """Run the target's SQL, map statuses to contract names per flow, save ``state/sut_*.jsonl``."""
     counts = {}
-    for kind, sql in (("orders", queries.orders_sql), ("payouts", queries.payouts_sql)):
-        rows = [_mapped(row, queries.status_map) for row in _query(database_url, sql, f"{kind}_sql")]
-        with (run_dir.state / f"sut_{kind}.jsonl").open("w") as handle:
+    for kind in Kind:
+        flow = f"{kind.value}s"
+        rows = [_mapped(row, queries.status_map(flow)) for row in _query(database_url, queries.sql(flow),
+                                                                        f"{flow}_sql")]
+        with run_dir.sut_state(kind).open("w") as handle:
             for row in rows:
                 handle.write(json.dumps(row, default=str) + "\n")
-        counts[kind] = len(rows)
+        counts[flow] = len(rows)
     return counts
 
 
@@ -67,9 +68,9 @@ def pending_names(status_map: Mapping[str, str]) -> list[str]:
 
 def count_pending(database_url: str, queries: TargetState) -> int:
     """How many orders and payouts the SUT still holds in a non-terminal state."""
-    names = pending_names(queries.status_map)
     total = 0
-    for kind, sql in (("orders", queries.orders_sql), ("payouts", queries.payouts_sql)):
+    for kind in ("orders", "payouts"):
+        names, sql = pending_names(queries.status_map(kind)), queries.sql(kind)
         wrapped = f"SELECT count(*) AS n FROM ({sql}) AS q WHERE q.status::text = ANY(%s)"
         try:
             with psycopg.connect(database_url, connect_timeout=3) as conn:
@@ -94,8 +95,9 @@ def read_provider_ledger(provider_url: str, run_dir: RunDir) -> dict[str, int]:
     counts = {}
     try:
         with httpx.Client(base_url=provider_url, timeout=_READ_TIMEOUT) as client:
-            for name, filename in _LEDGERS.items():
-                path: Path = run_dir.state / filename
+            ledgers = {"orders": run_dir.provider_ledger(Kind.ORDER), "payouts": run_dir.provider_ledger(Kind.PAYOUT),
+                       "callbacks": run_dir.provider_callbacks}
+            for name, path in ledgers.items():
                 with path.open("wb") as handle:
                     for chunk in _stream_lines(client, f"/_ledger/{name}"):
                         handle.write(chunk)
@@ -106,5 +108,6 @@ def read_provider_ledger(provider_url: str, run_dir: RunDir) -> dict[str, int]:
 
 
 def mark_complete(run_dir: RunDir, counts: dict[str, Any]) -> None:
-    """Record that every final read finished; the checker trusts the state only with this file."""
-    run_dir.write_json(run_dir.state / "complete.json", counts)
+    """Record that every final read finished, with the manifest of every evidence file
+    (``harness.checker.integrity``); the checker trusts the evidence only as far as it matches."""
+    write_manifest(run_dir, counts)

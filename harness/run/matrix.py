@@ -73,9 +73,7 @@ def plan(scenarios: Iterable[tuple[Path, str, dict[str, str]]], variants: Sequen
 
 
 def cell_from(outcome: RunOutcome, planned: Planned) -> Cell:
-    violations = {category: int(entry.get("count", 0))
-                  for category, entry in outcome.verdict.get("invariants", {}).items()
-                  if entry.get("violation") and int(entry.get("count", 0)) > 0}
+    violations = {category.value: count for category, count in outcome.verdict.violations.items()}
     return Cell(scenario=planned.scenario_name, variant=planned.variant, seed=planned.seed,
                 expected=planned.expected, exit_code=outcome.exit_code, violations=violations,
                 run_dir=str(outcome.run_dir.path))

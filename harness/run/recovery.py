@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness._exceptions import OrderquakeError
-from harness.run.rundir import RunDir
+from harness.rundir import RunDir
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.run.rundir import RunDir
+from harness.checker.model import RunVerdict
+from harness.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class RunOutcome:
     """The run directory and the verdict written into it."""
 
     run_dir: RunDir
-    verdict: dict[str, Any]
+    verdict: RunVerdict
 
     @property
     def exit_code(self) -> int:
-        return int(self.verdict["exit_code"])
+        return int(self.verdict.exit_code)

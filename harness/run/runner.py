@@ -16,26 +16,23 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 from harness._exceptions import ExitCode, Interrupted, OrderquakeError
-from harness.checker import check, load_inputs
-from harness.checker.model import SloOutcome
+from harness.checker.model import RunVerdict
 from harness.faults import REGISTRY
 from harness.faults.base import FaultContext
-from harness.load import LoadShape, iter_events, locust_commands
-from harness.report import write_html, write_junit
+from harness.load import LoadShape, locust_commands
 from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
 from harness.run.load_process import LoadProcess
-from harness.run.metrics import ClientMetrics, client_metrics
 from harness.run.recovery import Recovery, wait_for_consistency
 from harness.run.request import RunOutcome, RunRequest
-from harness.run.rundir import RunDir
 from harness.run.schedule import FaultScheduler, Planned
 from harness.run.signals import interruptible, shielded
+from harness.run.verdict import RunFacts, judge_run, write_outputs
+from harness.rundir import RunDir
 from harness.scenario import Overrides, Scenario, load_scenario
 from harness.stage import LocalStage, StageConfig
 from harness.target import Target, load_target
@@ -53,7 +50,6 @@ class _Progress:
     reason: str | None = None
     error_code: ExitCode | None = None
     interrupted: bool = False
-    fault_errors: list[str] = field(default_factory=list)
 
 
 def _planned(scenario: Scenario, ctx: FaultContext) -> list[Planned]:
@@ -109,7 +105,6 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
         with shielded():
             if scheduler is not None:
                 scheduler.stop()
-                progress.fault_errors = list(scheduler.errors)
             if load is not None:
                 load.stop()
                 if not progress.load_seconds:
@@ -120,14 +115,6 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
                 shutil.rmtree(stage.postgres.data_dir, ignore_errors=True)
 
 
-def _slo_results(scenario: Scenario, observed: dict[str, float | None]) -> list[dict[str, Any]]:
-    results = []
-    for rule in scenario.slo:
-        value, passed = rule.evaluate(observed)
-        results.append({"rule": rule.text, "observed": value, "pass": passed})
-    return results
-
-
 def load_shape(scenario: Scenario) -> LoadShape:
     """The scenario's load as Locust is told it."""
     load = scenario.load
@@ -135,67 +122,15 @@ def load_shape(scenario: Scenario) -> LoadShape:
                      mix=load.mix_json(), duplicates=load.duplicates, request_timeout_s=load.request_timeout)
 
 
-def _exit_code(verdict: str, slo: list[dict[str, Any]], progress: _Progress) -> ExitCode:
-    if progress.interrupted:
-        return ExitCode.INTERRUPTED
-    if verdict == "fail":
-        return ExitCode.VIOLATION
-    if verdict != "pass":
-        return progress.error_code or ExitCode.INFRASTRUCTURE
-    return ExitCode.SLO_BREACH if any(not s["pass"] for s in slo) else ExitCode.PASS
-
-
-def finish(run_dir: RunDir, *, scenario: Scenario, target: Target, variant: str, started: datetime,
-           progress: _Progress) -> dict[str, Any]:
-    """Check the artifacts, evaluate the SLOs, write verdict.json, run.json, junit.xml, report.html."""
-    try:
-        result = check(load_inputs(run_dir.path))
-    except Exception as exc:  # whatever broke, the run still ends with a verdict on disk
-        progress.error_code = getattr(exc, "exit_code", ExitCode.INFRASTRUCTURE)
-        progress.reason = f"the checker could not run: {type(exc).__name__}: {exc}"
-        return _write_outputs(run_dir, {
-            "scenario": scenario.name, "seed": scenario.seed, "target": target.name, "variant": variant,
-            "verdict": "unknown", "exit_code": int(ExitCode.INTERRUPTED if progress.interrupted
-                                                  else progress.error_code),
-            "reason": progress.reason, "invariants": {}, "money": {}, "slo": [], "counts": {},
-            "recovery_seconds": progress.recovery.seconds if progress.recovery else None,
-            "started": started.isoformat(), "finished": datetime.now(UTC).isoformat()}, progress, None)
-    metrics = client_metrics(iter_events(run_dir.history), load_seconds=progress.load_seconds,
-                             origin_wall=progress.load_started_wall or 0.0)
-    recovery_seconds = progress.recovery.seconds if progress.recovery else result.recovery_seconds
-    slo = _slo_results(scenario, metrics.observed(recovery_seconds))
-    finished = datetime.now(UTC)
-    result = result.with_run(scenario=scenario.name, seed=scenario.seed, target=target.name, variant=variant,
-                             slo=[SloOutcome(rule=s["rule"], observed=s["observed"], passed=s["pass"]) for s in slo],
-                             started=started.isoformat(), finished=finished.isoformat(),
-                             recovery_seconds=recovery_seconds)
-    payload = result.to_json()
-    verdict_word = payload["verdict"]
-    if verdict_word == "pass" and progress.fault_errors and progress.error_code is None:
-        # A fault that did not apply or heal means the run did not test what its scenario says.
-        progress.error_code = ExitCode.INFRASTRUCTURE
-        progress.reason = "a fault failed: " + "; ".join(progress.fault_errors)
-    if progress.interrupted or (progress.error_code is not None and verdict_word == "pass"):
-        verdict_word = "unknown"
-    code = _exit_code(verdict_word, slo, progress)
-    payload.update({
-        "verdict": verdict_word, "exit_code": int(code), "reason": progress.reason or payload.get("reason"),
-        "duration_seconds": round((finished - started).total_seconds(), 3), "fault_errors": progress.fault_errors,
-    })
-    return _write_outputs(run_dir, payload, progress, metrics)
-
-
-def _write_outputs(run_dir: RunDir, payload: dict[str, Any], progress: _Progress,
-                   metrics: ClientMetrics | None) -> dict[str, Any]:
-    """verdict.json first (it is what CI reads), then run.json and the reports."""
-    run_dir.write_json(run_dir.verdict, payload)
-    run_dir.write_json(run_dir.run_info, {
-        "load_seconds": progress.load_seconds, "load_started_wall": progress.load_started_wall,
-        "metrics": {k: v for k, v in vars(metrics).items() if k != "timeline"} if metrics else {},
-        "timeline": metrics.timeline if metrics else [], "interrupted": progress.interrupted})
-    write_junit(payload, run_dir.junit)
-    write_html(run_dir.path)
-    return payload
+def finish(run_dir: RunDir, *, variant: str, started: datetime, progress: _Progress) -> RunVerdict:
+    """Save what the run went through (``run.json``), then judge the run directory and write the outputs."""
+    error = progress.reason if (progress.error_code is not None or progress.interrupted) else None
+    RunFacts(variant=variant, started=started.isoformat(), load_started_wall=progress.load_started_wall,
+             load_seconds=progress.load_seconds, interrupted=progress.interrupted, error=error,
+             error_exit_code=None if progress.error_code is None else int(progress.error_code)).write(run_dir)
+    verdict, metrics = judge_run(run_dir)
+    write_outputs(run_dir, verdict, metrics)
+    return verdict
 
 
 def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> RunOutcome:
@@ -216,6 +151,5 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
             _drive(scenario, target, request, run_dir, progress, say)
     except Interrupted as exc:  # a signal that arrived between the stage's own handlers
         progress.interrupted, progress.reason = True, str(exc)
-    verdict = finish(run_dir, scenario=scenario, target=target, variant=variant, started=started,
-                     progress=progress)
+    verdict = finish(run_dir, variant=variant, started=started, progress=progress)
     return RunOutcome(run_dir=run_dir, verdict=verdict)

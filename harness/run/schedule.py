@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.run.rundir import RunDir
+from harness.rundir import RunDir
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 VARIANTS = ("correct", "no-idempotency", "no-reconciler", "ack-before-commit", "fail-on-timeout",
             "no-signature-check")
-_TOP = ("name", "description", "seed", "duration", "load", "faults", "nemesis", "recovery", "slo", "expect", "soak")
+_TOP = ("name", "description", "seed", "duration", "load", "faults", "nemesis", "recovery", "slo", "expect", "soak",
+        "min_ops")
 _LOAD = ("users", "spawn_rate", "mix", "duplicates", "request_timeout")
 _FAULT_RESERVED = ("name", "kind", "at", "for")
 _NEMESIS = ("seed", "interval", "for", "kinds", "max_concurrent", "start")
@@ -145,9 +146,10 @@ def parse_scenario(text: str, *, file: str, overrides: Overrides | None = None,
     if not isinstance(slo_raw, list):
         raise r.fail(("slo",), f"expected a list of rules like 'p99 < 1500ms', got {_show(slo_raw)}")
     slo = tuple(r.convert(("slo", i), rule, SloRule.parse) for i, rule in enumerate(slo_raw))
+    min_ops = r.whole(top.get("min_ops", 1), ("min_ops",), 1)
     return Scenario(name=name, description=str(top.get("description") or "").strip(), seed=seed, duration=duration,
                     load=load, faults=faults, nemesis=nemesis, recovery_deadline=deadline, slo=slo,
-                    expect=_expect(r, top.get("expect") or {}), soak_duration=soak, source=source)
+                    expect=_expect(r, top.get("expect") or {}), soak_duration=soak, source=source, min_ops=min_ops)
 
 
 def _load(r: _Reader, raw: Any, overrides: Overrides) -> LoadProfile:

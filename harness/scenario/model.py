@@ -105,6 +105,7 @@ class Scenario:
     expect: Mapping[str, str] = field(default_factory=dict)
     soak_duration: float | None = None
     source: Path | None = None
+    min_ops: int = 1  # fewer acknowledged orders and payouts than this: the verdict is unknown
 
     def schedule(self) -> tuple[ScheduledFault, ...]:
         """The fixed faults and the nemesis's draw, by start time; the same seed gives the same list."""
@@ -124,6 +125,7 @@ class Scenario:
             data["nemesis"] = self.nemesis.to_data()
         data["recovery"] = {"deadline": self.recovery_deadline}
         data["slo"] = [rule.text for rule in self.slo]
+        data["min_ops"] = self.min_ops
         if self.expect:
             data["expect"] = dict(self.expect)
         if self.soak_duration is not None:

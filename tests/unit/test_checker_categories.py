@@ -2,60 +2,57 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rundir_builder import AMOUNT, build_run, op, record, sut_row
 
 from harness._exceptions import ExitCode
-from harness.checker import (
-    Category,
-    CheckInputs,
-    CheckResult,
-    ForgedClaim,
-    History,
-    Kind,
-    ProviderRecord,
-    SloOutcome,
-    SutRecord,
-    Verdict,
-    check,
-)
+from harness.checker.evidence import ForgedClaim
+from harness.checker.model import Category, Kind, MoneyFlow, RunVerdict, Verdict
+from harness.run.verdict import judge_run
 
-AMOUNT = 1000
-
-
-def op(kind: str, op_id: str, outcome: str | None, *, attempt: int = 1, amount: int = AMOUNT,
-       process: int = 1) -> list[dict[str, Any]]:
-    """One client operation: its invoke and (unless ``outcome`` is None) its completion."""
-    base = {"op": kind, "id": op_id, "process": process, "attempt": attempt, "wall": 0.0,
-            "value": {"amount_minor": amount, "currency": "EUR"}, "error": None}
-    events = [{**base, "type": "invoke", "time": attempt * 10, "status": None}]
-    if outcome is not None:
-        status = {"ok": 201, "fail": 422, "info": None}[outcome]
-        events.append({**base, "type": outcome, "time": attempt * 10 + 5, "status": status})
-    return events
+BASE = "base-1"  # one clean acknowledged order in every run, so that a run is never vacuous
 
 
 def run(events: list[dict[str, Any]], *, sut: dict[str, tuple[str, int | None]] | None = None,
         provider: dict[str, list[tuple[str, int]]] | None = None, sut_payouts: dict[str, tuple[str, int]] | None = None,
         provider_payouts: dict[str, list[tuple[str, int]]] | None = None,
-        forged: dict[tuple[Kind, str], list[ForgedClaim]] | None = None, complete: bool = True) -> CheckResult:
-    def sut_table(rows: dict[str, Any] | None) -> dict[str, SutRecord]:
-        return {k: SutRecord(status, amount) for k, (status, amount) in (rows or {}).items()}
+        forged: dict[tuple[Kind, str], list[ForgedClaim]] | None = None, complete: bool = True,
+        pad: bool = True) -> RunVerdict:
+    """Build a run directory of these events, rows and records, and judge it as ``orderquake check`` does."""
+    sut = dict(sut or {})
+    provider = dict(provider or {})
+    if pad:
+        events = op("order", BASE, "ok") + list(events)
+        sut[BASE] = ("succeeded", AMOUNT)
+        provider[BASE] = [("succeeded", AMOUNT)]
 
-    def ledger(rows: dict[str, list[tuple[str, int]]] | None) -> dict[str, list[ProviderRecord]]:
-        return {k: [ProviderRecord(f"p{i}-{k}", s, a) for i, (s, a) in enumerate(v)] for k, v in (rows or {}).items()}
+    def rows(kind: Kind, table: dict[str, tuple[str, int | None]] | None) -> list[dict[str, Any]]:
+        return [sut_row(kind, k, status, amount) for k, (status, amount) in (table or {}).items()]
 
-    inputs = CheckInputs(
-        history=History.from_events(events),
-        sut={Kind.ORDER: sut_table(sut), Kind.PAYOUT: sut_table(sut_payouts)},
-        provider={Kind.ORDER: ledger(provider), Kind.PAYOUT: ledger(provider_payouts)},
-        forged=forged or {}, final_reads_complete=complete,
-        incomplete_reason=None if complete else "state/complete.json is missing")
-    return check(inputs)
+    def ledger(kind: Kind, table: dict[str, list[tuple[str, int]]] | None) -> list[dict[str, Any]]:
+        return [record(kind, k, status, amount, n=i) for k, v in (table or {}).items()
+                for i, (status, amount) in enumerate(v)]
+
+    journal = [{"object": kind.value, "id": op_id, "claim": c.claim, "kind": c.how, "sent_at": 1.0,
+                "http_status": c.http_status} for (kind, op_id), claims in (forged or {}).items() for c in claims]
+    with tempfile.TemporaryDirectory() as root:
+        run_dir = build_run(Path(root), events,
+                            sut={Kind.ORDER: rows(Kind.ORDER, sut), Kind.PAYOUT: rows(Kind.PAYOUT, sut_payouts)},
+                            provider={Kind.ORDER: ledger(Kind.ORDER, provider),
+                                      Kind.PAYOUT: ledger(Kind.PAYOUT, provider_payouts)},
+                            forged=journal or None, complete=complete)
+        return judge_run(run_dir)[0]
 
 
-def found(result: CheckResult) -> dict[str, int]:
+def money(result: RunVerdict, kind: Kind, currency: str = "EUR") -> MoneyFlow:
+    return result.money[(kind, currency)]
+
+
+def found(result: RunVerdict) -> dict[str, int]:
     return {c.value: r.count for c, r in result.invariants.items() if r.count}
 
 
@@ -66,8 +63,8 @@ def test_a_clean_run_passes_with_money_conserved() -> None:
                  sut_payouts={"p1": ("paid", AMOUNT)}, provider_payouts={"p1": [("paid", AMOUNT)]})
     assert found(result) == {}
     assert result.verdict is Verdict.PASS and result.exit_code is ExitCode.PASS
-    assert result.money[Kind.ORDER].conserved and result.money[Kind.PAYOUT].conserved
-    assert result.counts.attempted == 3 and result.counts.ok == 3
+    assert money(result, Kind.ORDER).conserved and money(result, Kind.PAYOUT).conserved
+    assert result.counts.attempted == 3 + 1 and result.counts.ok == 3 + 1  # the padding order included
 
 
 def test_info_then_present_is_recovered_not_a_violation() -> None:
@@ -98,7 +95,7 @@ def test_ok_then_absent_is_lost_with_its_history_as_example() -> None:
 def test_lost_takes_precedence_over_orphaned() -> None:
     result = run(op("order", "o1", "ok"), provider={"o1": [("succeeded", AMOUNT)]})
     assert found(result) == {"lost": 1}
-    assert result.money[Kind.ORDER].conserved is False
+    assert money(result, Kind.ORDER).conserved is False
 
 
 def test_charged_but_unknown_to_the_sut_is_orphaned() -> None:
@@ -145,15 +142,15 @@ def test_two_provider_records_for_one_id_are_duplicated() -> None:
     result = run(events, sut={"o1": ("succeeded", AMOUNT)},
                  provider={"o1": [("succeeded", AMOUNT), ("succeeded", AMOUNT)]})
     assert found(result) == {"duplicated": 1}
-    assert result.money[Kind.ORDER].provider_minor == 2 * AMOUNT
-    assert result.money[Kind.ORDER].conserved is False
+    assert money(result, Kind.ORDER).provider_minor == 2 * AMOUNT + AMOUNT  # the padding order included
+    assert money(result, Kind.ORDER).conserved is False
     assert len(result.invariants[Category.DUPLICATED].examples[0]["history"]) == 4
 
 
 def test_amounts_that_differ_between_client_sut_and_provider() -> None:
     result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", AMOUNT)}, provider={"o1": [("succeeded", 999)]})
     assert found(result) == {"amount_mismatch": 1}
-    assert result.money[Kind.ORDER].conserved is False
+    assert money(result, Kind.ORDER).conserved is False
 
 
 def test_one_id_sent_with_two_amounts_is_an_amount_mismatch() -> None:
@@ -174,7 +171,7 @@ def test_reads_do_not_make_an_id_attempted() -> None:
     read = [{"type": "invoke", "op": "get_order", "id": "x", "process": 1, "attempt": 1, "time": 1},
             {"type": "ok", "op": "get_order", "id": "x", "process": 1, "attempt": 1, "time": 2, "status": 200}]
     result = run(read, sut={"x": ("succeeded", AMOUNT)}, provider={"x": [("succeeded", AMOUNT)]})
-    assert found(result) == {"unexpected": 1} and result.counts.attempted == 0
+    assert found(result) == {"unexpected": 1} and result.counts.attempted == 1  # the padding order alone
 
 
 def test_a_forged_success_the_provider_declined_is_forged_accepted_not_divergent() -> None:
@@ -195,13 +192,13 @@ def test_a_record_that_exists_only_through_a_forged_callback_is_forged_accepted_
     forged = {(Kind.PAYOUT, "ghost"): [ForgedClaim("paid", "unknown_id", 200)]}
     result = run([], sut_payouts={"ghost": ("paid", AMOUNT)}, forged=forged)
     assert found(result) == {"forged_accepted": 1}
-    assert result.money[Kind.PAYOUT].conserved is False
+    assert money(result, Kind.PAYOUT, None).conserved is False  # no currency anywhere: counted under none
 
 
 def test_money_is_unknown_when_the_sut_rows_carry_no_amount() -> None:
     result = run(op("order", "o1", "ok"), sut={"o1": ("succeeded", None)}, provider={"o1": [("succeeded", AMOUNT)]})
-    assert result.money[Kind.ORDER].conserved is None
-    assert result.verdict is Verdict.PASS
+    assert money(result, Kind.ORDER).conserved is None
+    assert result.verdict is Verdict.UNKNOWN and "amount_minor" in (result.reason or "")
 
 
 def test_examples_are_capped_at_twenty_and_the_count_is_exact() -> None:
@@ -218,17 +215,21 @@ def test_incomplete_final_reads_give_unknown_never_pass() -> None:
     assert result.to_json()["reason"]
 
 
-def test_an_slo_breach_with_correctness_intact_exits_3_and_json_has_every_field() -> None:
-    result = run([]).with_run(scenario="smoke", seed=7, target="reference", variant="correct",
-                              slo=[SloOutcome("p99 < 1500ms", 2100.0, False)], started="a", finished="b")
-    assert result.exit_code is ExitCode.SLO_BREACH
+def test_an_slo_breach_with_correctness_intact_exits_3_and_json_has_every_field(tmp_path: Path) -> None:
+    scenario = "name: unit\nseed: 4\nduration: 10s\nload: {users: 1, mix: {order: 1}}\nslo: ['p99 < 1ms']\n"
+    events = [{**e, "time": e["time"] + 20_000_000} if e["type"] == "ok" else e for e in op("order", "o1", "ok")]
+    run_dir = build_run(tmp_path, events, sut={Kind.ORDER: [sut_row(Kind.ORDER, "o1", "succeeded")]},
+                        provider={Kind.ORDER: [record(Kind.ORDER, "o1", "succeeded")]}, scenario=scenario)
+    result = judge_run(run_dir)[0]
+    assert result.verdict is Verdict.PASS and result.exit_code is ExitCode.SLO_BREACH
     payload = result.to_json()
     expected = {"scenario", "seed", "target", "variant", "verdict", "exit_code", "invariants", "money", "slo",
-                "counts", "recovery_seconds", "started", "finished"}
+                "counts", "recovery_seconds", "started", "finished", "checkers", "reason", "fault_errors"}
     assert expected <= set(payload)
     assert set(payload["invariants"]) == {c.value for c in Category}
-    assert payload["slo"] == [{"rule": "p99 < 1500ms", "observed": 2100.0, "pass": False}]
+    assert payload["slo"] == [{"rule": "p99 < 1ms", "observed": 25.0, "pass": False}]
     assert set(payload["counts"]) >= {"attempted", "ok", "fail", "info"}
+    assert RunVerdict.from_json(payload).to_json() == payload
 
 
 def test_an_id_nobody_attempted_is_found_among_many_that_were() -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from harness.checker.model import RunVerdict
 from harness.report import write_html, write_junit, write_suite_junit
 
 # The schema Jenkins' xUnit plugin validates against (MIT, jenkinsci/xunit-plugin), kept with the tests.
@@ -15,7 +16,8 @@ VERDICT = {
     "invariants": {"lost": {"count": 2, "violation": True, "examples": [{"id": "r-o-1-1", "history": []}]},
                    "recovered": {"count": 3, "violation": False, "examples": []},
                    "duplicated": {"count": 0, "violation": True, "examples": []}},
-    "money": {"orders": {"provider": 100, "sut": 100, "conserved": True}},
+    "checkers": {"invariants": {"valid": "fail", "reason": "2 lost"}},
+    "money": {"orders": {"EUR": {"provider_minor": 100, "sut_minor": 100}}},
     "slo": [{"rule": "p99 < 1500ms", "observed": 2100.0, "pass": False}],
     "counts": {"attempted": 10, "ok": 8, "fail": 0, "info": 2}, "recovery_seconds": 4.0,
 }
@@ -28,7 +30,7 @@ def schema() -> etree.XMLSchema:
 
 def test_run_junit_is_valid_and_names_failing_invariants(tmp_path, schema) -> None:
     path = tmp_path / "junit.xml"
-    write_junit(VERDICT, path)
+    write_junit(RunVerdict.from_json(VERDICT), path)
     doc = etree.parse(str(path))
     schema.assertValid(doc)
     failed = {case.get("name") for case in doc.iter("testcase") if case.find("failure") is not None}
@@ -38,17 +40,20 @@ def test_run_junit_is_valid_and_names_failing_invariants(tmp_path, schema) -> No
 
 def test_unknown_verdict_is_an_error_never_a_pass(tmp_path, schema) -> None:
     path = tmp_path / "junit.xml"
-    write_junit({**VERDICT, "verdict": "unknown", "exit_code": 4, "slo": []}, path)
+    unknown = {**VERDICT, "verdict": "unknown", "exit_code": 4, "slo": [], "invariants": {},
+               "checkers": {"evidence": {"valid": "unknown", "reason": "state/sut_orders.jsonl: missing"}}}
+    write_junit(RunVerdict.from_json(unknown), path)
     doc = etree.parse(str(path))
     schema.assertValid(doc)
     assert doc.getroot().get("errors") == "1"
     assert all(case.find("failure") is None for case in doc.iter("testcase"))
+    assert "sut_orders.jsonl" in doc.find(".//error").get("message")
 
 
 def test_suite_junit_is_valid(tmp_path, schema) -> None:
     path = tmp_path / "suite.xml"
-    write_suite_junit([VERDICT, {**VERDICT, "scenario": "smoke", "verdict": "pass", "exit_code": 0,
-                                 "invariants": {}, "slo": []}], path)
+    write_suite_junit([RunVerdict.from_json(VERDICT), RunVerdict.from_json(
+        {**VERDICT, "scenario": "smoke", "verdict": "pass", "exit_code": 0, "invariants": {}, "slo": []})], path)
     doc = etree.parse(str(path))
     schema.assertValid(doc)
     assert doc.getroot().get("tests") == str(len(list(doc.iter("testcase"))))

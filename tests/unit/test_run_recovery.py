@@ -1,6 +1,6 @@
 from harness._exceptions import InfrastructureError
 from harness.run.recovery import wait_for_consistency
-from harness.run.rundir import RunDir
+from harness.rundir import RunDir
 
 
 class FakeClock:

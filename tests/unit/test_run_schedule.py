@@ -1,8 +1,8 @@
 import json
 import time
 
-from harness.run.rundir import RunDir
 from harness.run.schedule import FaultScheduler, Planned
+from harness.rundir import RunDir
 
 
 def _wait_until(predicate, timeout: float = 5.0) -> None:

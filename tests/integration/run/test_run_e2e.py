@@ -8,6 +8,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from harness.checker.integrity import write_manifest
+from harness.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[3]
 ORDERQUAKE = [sys.executable, "-m", "harness"]
@@ -21,6 +25,10 @@ def _run_dir(out: Path) -> Path:
     dirs = [p for p in out.iterdir() if p.is_dir()]
     assert len(dirs) == 1, dirs
     return dirs[0]
+
+
+def _without_times(verdict: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in verdict.items() if k not in ("finished", "duration_seconds")}
 
 
 def _scenario(tmp_path: Path, text: str) -> Path:
@@ -65,11 +73,21 @@ def test_smoke_against_correct_service_passes_with_many_orders(tmp_path: Path) -
         assert (run_dir / artifact).exists(), artifact
     assert list((run_dir / "history").glob("*.jsonl"))
 
-    # Remove one acknowledged order from the saved SUT state: the offline check must call it lost.
+    # Checked again offline, the untouched run gives the same verdict, field for field, times aside.
+    checked = _orderquake("check", str(run_dir))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert _without_times(json.loads((run_dir / "verdict.json").read_text())) == _without_times(verdict)
+
+    # Remove one acknowledged order from the saved SUT state: the evidence no longer matches its manifest.
     sut_orders = run_dir / "state" / "sut_orders.jsonl"
     rows = sut_orders.read_text().splitlines()
     victim = json.loads(rows[0])
     sut_orders.write_text("\n".join(rows[1:]) + "\n")
+    checked = _orderquake("check", str(run_dir))
+    assert checked.returncode == 4, checked.stdout + checked.stderr
+    assert "state/sut_orders.jsonl" in json.loads((run_dir / "verdict.json").read_text())["reason"]
+    # A SUT that really lost the row (the manifest agrees with the file): the offline check calls it lost.
+    write_manifest(RunDir(run_dir))
     checked = _orderquake("check", str(run_dir))
     assert checked.returncode == 1, checked.stdout + checked.stderr
     verdict = json.loads((run_dir / "verdict.json").read_text())
@@ -86,6 +104,9 @@ def test_ack_before_commit_loses_orders_in_a_database_outage(tmp_path: Path) -> 
     assert verdict["invariants"]["lost"]["count"] > 0
     faults = [json.loads(line) for line in (_run_dir(out) / "faults.jsonl").read_text().splitlines()]
     assert [f["phase"] for f in faults] == ["start", "heal"]
+    checked = _orderquake("check", str(_run_dir(out)))
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert _without_times(json.loads((_run_dir(out) / "verdict.json").read_text())) == _without_times(verdict)
 
 
 def _stage_pids(run_dir: Path) -> list[tuple[int, int | None]]:
@@ -139,6 +160,9 @@ recovery: {deadline: 10s}
     assert [(r["phase"], r["error"]) for r in records] == [("start", None), ("heal", None)]
     verdict = json.loads((run_dir / "verdict.json").read_text())
     assert verdict["exit_code"] == 130 and verdict["verdict"] == "unknown"
+    checked = _orderquake("check", str(run_dir))
+    assert checked.returncode == 130, checked.stdout + checked.stderr
+    assert _without_times(json.loads((run_dir / "verdict.json").read_text())) == _without_times(verdict)
     assert list((run_dir / "history").glob("*.jsonl")), "partial results must be kept"
     assert (run_dir / "report.html").exists()
     orphans = [pid for pid, started in pids if alive(pid, started)]

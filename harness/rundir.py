@@ -1,4 +1,8 @@
-"""The run directory of DESIGN.md section 8: one folder per run, every artifact at a known path."""
+"""The run directory of DESIGN.md section 8: one folder per run, every artifact at a known path.
+
+``RunDir`` is the one owner of those paths: the runner writes through it, the checker and the
+reports read through it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness._paths import PROJECT_ROOT
+from harness.checker.evidence import EvidenceFiles
+from harness.checker.model import Kind
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -34,6 +40,9 @@ class RunDir:
         run_dir = cls(path)
         for folder in (run_dir.history, run_dir.state, run_dir.logs, run_dir.locust):
             folder.mkdir(parents=True, exist_ok=True)
+        # Every journal of section 8 exists from the start: empty means "nothing happened", not "lost".
+        for journal in (run_dir.faults, run_dir.consistency):
+            journal.touch()
         return run_dir
 
     @property
@@ -48,6 +57,43 @@ class RunDir:
     @property
     def state(self) -> Path:
         return self.path / "state"
+
+    @property
+    def complete(self) -> Path:
+        """The final reads' manifest: written last, it lists every evidence file with its record count."""
+        return self.path / "state" / "complete.json"
+
+    def sut_state(self, kind: Kind) -> Path:
+        """The SUT's rows of one flow, as the target's SQL returned them (statuses mapped)."""
+        return self.state / f"sut_{kind.value}s.jsonl"
+
+    def provider_ledger(self, kind: Kind) -> Path:
+        """The provider's records of one flow, duplicates included."""
+        return self.state / f"provider_{kind.value}s.ndjson"
+
+    @property
+    def provider_callbacks(self) -> Path:
+        return self.state / "provider_callbacks.ndjson"
+
+    @property
+    def forged(self) -> Path:
+        """The journal of the forged_callbacks fault (absent when the fault did not run)."""
+        return self.path / "forged.jsonl"
+
+    def history_files(self) -> list[Path]:
+        """Every Locust process's history file, in a stable order."""
+        return sorted(self.history.glob("*.jsonl"))
+
+    def evidence_files(self) -> EvidenceFiles:
+        """What the checker's reader reads."""
+        return EvidenceFiles(history=tuple(self.history_files()),
+                             sut={kind: self.sut_state(kind) for kind in Kind},
+                             provider={kind: self.provider_ledger(kind) for kind in Kind},
+                             forged=self.forged if self.forged.exists() else None)
+
+    def relative(self, path: Path) -> str:
+        """``path`` as named inside the run directory (``state/sut_orders.jsonl``)."""
+        return path.relative_to(self.path).as_posix()
 
     @property
     def logs(self) -> Path:

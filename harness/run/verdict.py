@@ -1,0 +1,214 @@
+"""The verdict of a run directory: every checker composed once, from the artifacts alone.
+
+``judge_run`` is the one place a verdict is made. The runner calls it when a run ends and
+``orderquake check RUN_DIR`` calls it again later, on the same files, so both give the same
+verdict and exit code: what only the run knew (interrupted, the error that stopped it, when the
+load started) is in ``run.json``, written before judging; the scenario (SLOs, ``min_ops``, the
+planned faults) is the saved ``scenario.yaml``; everything else is evidence.
+
+    facts.write(run_dir)                         # the runner, as the run ends
+    verdict, metrics = judge_run(run_dir)        # the run and `orderquake check`
+    write_outputs(run_dir, verdict, metrics)     # verdict.json, run.json's metrics, junit.xml, report.html
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from harness._exceptions import ExitCode
+from harness.checker.checkers import (
+    Judgement,
+    check_safe,
+    coverage_checker,
+    fault_checker,
+    history_checker,
+    integrity_checker,
+    invariants_checker,
+    money_checker,
+    run_checker,
+)
+from harness.checker.evidence import Evidence
+from harness.checker.integrity import Problem, verify
+from harness.checker.model import (
+    Category,
+    CategoryResult,
+    CheckerResult,
+    Counts,
+    Kind,
+    MoneyFlow,
+    RunVerdict,
+    SloOutcome,
+    Verdict,
+    compose,
+)
+from harness.checker.reading import read_evidence
+from harness.load.history import iter_events
+from harness.report import write_html, write_junit
+from harness.run.metrics import ClientMetrics, client_metrics
+from harness.rundir import RunDir
+from harness.scenario import Scenario, load_scenario
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What only the run itself knew, saved in ``run.json`` before the verdict is made."""
+
+    variant: str = "correct"
+    started: str | None = None
+    load_started_wall: float | None = None
+    load_seconds: float = 0.0
+    interrupted: bool = False
+    error: str | None = None
+    error_exit_code: int | None = None
+
+    def write(self, run_dir: RunDir) -> None:
+        previous = _read_json(run_dir.run_info) or {}
+        run_dir.write_json(run_dir.run_info, {**previous, **asdict(self)})
+
+    @classmethod
+    def read(cls, run_dir: RunDir) -> RunFacts | None:
+        data = _read_json(run_dir.run_info)
+        if data is None:
+            return None
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+
+def _read_json(path: Any) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _journal(run_dir: RunDir) -> list[dict[str, Any]]:
+    if not run_dir.faults.exists():
+        raise ValueError(f"{run_dir.faults} is missing: expected the fault journal (empty when no fault ran)")
+    records = []
+    for number, line in enumerate(run_dir.faults.read_text().splitlines(), start=1):
+        record = json.loads(line)
+        if not isinstance(record, dict):
+            raise ValueError(f"{run_dir.faults}:{number}: expected a JSON object, got {line[:80]!r}")
+        records.append(record)
+    return records
+
+
+def recovery_seconds(run_dir: RunDir) -> float | None:
+    """Time to consistency: ``t`` of the first sample of ``consistency.jsonl`` with nothing pending."""
+    if not run_dir.consistency.exists():
+        return None
+    for line in run_dir.consistency.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("pending") == 0:
+            return float(row.get("t") or 0.0)
+    return None
+
+
+def _target_name(run_dir: RunDir) -> str | None:
+    try:
+        data = yaml.safe_load(run_dir.target.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return str(data.get("name")) if isinstance(data, dict) and data.get("name") else None
+
+
+_EMPTY_EVIDENCE = Evidence(judged=[], clean=dict.fromkeys(Kind, 0), money={}, counts=Counts(),
+                           acknowledged=dict.fromkeys(Kind, 0))
+
+
+def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdict, ClientMetrics | None]:
+    """Compose every checker over ``run_dir``: the verdict, and the client metrics the SLOs were judged on."""
+    results: list[CheckerResult] = []
+
+    def safe(name: str, checker: Any, fallback: Any) -> Any:
+        failed, value = check_safe(name, checker, fallback)
+        if failed is not None:
+            results.append(failed)
+        return value
+
+    facts = RunFacts.read(run_dir)
+    if facts is None:
+        results.append(CheckerResult("run", Verdict.UNKNOWN, f"{run_dir.run_info} is missing or damaged: what the "
+                                     "run went through (interrupted, errors, load start) is not known"))
+        facts = RunFacts()
+    else:
+        results.append(run_checker(facts.interrupted, facts.error))
+    scenario: Scenario | None = safe("scenario", lambda: load_scenario(run_dir.scenario), None)
+    journal = safe("faults", lambda: _journal(run_dir), None)
+    fault_errors: list[str] = []
+    if journal is not None:
+        planned = [f.name for f in scenario.schedule()] if scenario is not None and not facts.interrupted else []
+        fault_result, fault_errors = fault_checker(journal, planned)
+        results.append(fault_result)
+    problems: list[Problem] = safe("evidence", lambda: verify(run_dir), [])
+    if problems:
+        results.append(integrity_checker(problems))
+    evidence: Evidence | None = safe("history", lambda: read_evidence(run_dir.evidence_files()), None)
+    invariants: dict[Category, CategoryResult] = {}
+    money: dict[tuple[Kind, str | None], MoneyFlow] = {}
+    counts = Counts()
+    torn: list[str] = []
+    if evidence is not None:
+        unjudged = frozenset(kind for problem in problems for kind in problem.flows)
+        history_whole = not evidence.damage and not any(problem.history for problem in problems)
+        results.append(history_checker(evidence))
+        judgement: Judgement | None = safe(
+            "invariants", lambda: invariants_checker(evidence, unjudged=unjudged, history_whole=history_whole), None)
+        if judgement is not None:
+            results.append(judgement.result)
+            invariants = dict(judgement.invariants)
+        money_result, money = money_checker(evidence, unjudged=unjudged)
+        results.append(money_result)
+        results.append(coverage_checker(evidence, min_ops=scenario.min_ops if scenario is not None else 1))
+        counts, torn = evidence.counts, list(evidence.torn)
+    recovery = recovery_seconds(run_dir)
+    metrics: ClientMetrics | None = safe("slo", lambda: client_metrics(
+        iter_events(run_dir.history), load_seconds=facts.load_seconds,
+        origin_wall=facts.load_started_wall or 0.0), None)
+    slo: tuple[SloOutcome, ...] = ()
+    if scenario is not None and metrics is not None:
+        observed = metrics.observed(recovery)
+        slo = tuple(SloOutcome(rule.text, *rule.evaluate(observed)) for rule in scenario.slo)
+    verdict, reason = compose(results)
+    finished = now or datetime.now(UTC)
+    started = _parse_time(facts.started)
+    return RunVerdict(
+        verdict=verdict, checkers={result.name: result for result in results}, invariants=invariants, money=money,
+        counts=counts, slo=slo, reason=reason, recovery_seconds=recovery,
+        scenario=scenario.name if scenario is not None else None,
+        seed=scenario.seed if scenario is not None else None, target=_target_name(run_dir),
+        variant=facts.variant, started=facts.started, finished=finished.isoformat(),
+        duration_seconds=round((finished - started).total_seconds(), 3) if started is not None else None,
+        fault_errors=tuple(fault_errors), interrupted=facts.interrupted,
+        error_exit_code=ExitCode(facts.error_exit_code) if facts.error_exit_code is not None else None,
+        torn_lines=tuple(torn)), metrics
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def write_outputs(run_dir: RunDir, verdict: RunVerdict, metrics: ClientMetrics | None) -> Mapping[str, Any]:
+    """verdict.json first (it is what CI reads), then run.json's metrics, junit.xml and report.html."""
+    payload = verdict.to_json()
+    run_dir.write_json(run_dir.verdict, payload)
+    info = _read_json(run_dir.run_info) or {}
+    info["metrics"] = {k: v for k, v in vars(metrics).items() if k != "timeline"} if metrics else {}
+    info["timeline"] = metrics.timeline if metrics else []
+    run_dir.write_json(run_dir.run_info, info)
+    write_junit(verdict, run_dir.junit)
+    write_html(run_dir.path)
+    return payload
