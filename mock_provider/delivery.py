@@ -123,7 +123,8 @@ class Deliverer:
         behaviour = self.provider.behaviour
         ledger = self.provider.ledger
         attempt = int(row["attempt"]) + 1
-        duplicate = attempt == 1 and self.provider.chance(behaviour.callback_duplicate_rate, self.provider.callback_rng)
+        duplicate = attempt == 1 and self.provider.chance(behaviour.callback_duplicate_rate,
+                                                              self.provider.duplicate_rng)
         status, error = await self._post(row)
         if duplicate:
             self.provider.journal(row, attempt, "duplicated", status, error)

@@ -97,6 +97,9 @@ class Provider:
         self.rng = random.Random(f"{seed}:requests")
         self.settlement_rng = random.Random(f"{seed}:settlement")
         self.callback_rng = random.Random(f"{seed}:callbacks")
+        # Duplicates are drawn at delivery, the other callback draws at settlement: one stream each,
+        # so the order in which the two happen to interleave changes no decision.
+        self.duplicate_rng = random.Random(f"{seed}:duplicates")
         self.seed = seed
         self._in_flight: set[tuple[str, str]] = set()
         self._id_salt = hashlib.blake2s(str(seed).encode(), digest_size=2).hexdigest()
