@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
+from contract import SUT_STATUSES, Flow
 from harness._exceptions import ScenarioError, UsageError
 from harness._paths import PROJECT_ROOT
 
 DEFAULT_TARGET = PROJECT_ROOT / "targets" / "reference.yaml"
-CONTRACT_STATUSES = ("pending", "succeeded", "declined", "failed", "paid", "rejected")
-FLOW_STATUSES = {"orders": ("pending", "succeeded", "declined", "failed"),
-                 "payouts": ("pending", "paid", "rejected", "failed")}
+FLOW_STATUSES = {flow.plural: tuple(status.value for status in SUT_STATUSES[flow]) for flow in Flow}
+CONTRACT_STATUSES = tuple(dict.fromkeys(status for statuses in FLOW_STATUSES.values() for status in statuses))
 _KEYS = {"name", "start", "health", "state", "env", "ready_deadline", "variants"}
 _STATE_KEYS = {"orders_sql", "payouts_sql", "status_map"}
 

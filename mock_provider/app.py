@@ -65,7 +65,7 @@ class Invalid(Exception):
 def _validate(kind: Kind, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid("body", "expected a JSON object")
-    required = [kind.merchant_field, "amount_minor", "currency", "callback_url"]
+    required = [kind.merchant_key, "amount_minor", "currency", "callback_url"]
     if kind is Kind.PAYOUT:
         required.append("destination")
     unknown = sorted(set(data) - set(required))
@@ -74,9 +74,9 @@ def _validate(kind: Kind, data: Any) -> dict[str, Any]:
     for name in required:
         if name not in data:
             raise Invalid(name, f"missing required field {name!r}")
-    merchant_id = data[kind.merchant_field]
+    merchant_id = data[kind.merchant_key]
     if not isinstance(merchant_id, str) or not _ID.match(merchant_id):
-        raise Invalid(kind.merchant_field, "expected 1-128 characters of [A-Za-z0-9._:-]")
+        raise Invalid(kind.merchant_key, "expected 1-128 characters of [A-Za-z0-9._:-]")
     amount = data["amount_minor"]
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= _MAX_AMOUNT:
         raise Invalid("amount_minor", f"expected a whole number of minor units in 1..{_MAX_AMOUNT}")
@@ -211,14 +211,14 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
 
     def lister(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def listing(request: Request) -> Response:
-            unknown = _unknown_query(request, {kind.merchant_field})
+            unknown = _unknown_query(request, {kind.merchant_key})
             if unknown is not None:
                 return unknown
-            merchant_id = request.query_params.get(kind.merchant_field)
+            merchant_id = request.query_params.get(kind.merchant_key)
             if merchant_id is None or not _ID.match(merchant_id):
                 return error(400, "invalid_request_error",
-                             f"query parameter {kind.merchant_field} is required: 1-128 of [A-Za-z0-9._:-]",
-                             param=kind.merchant_field)
+                             f"query parameter {kind.merchant_key} is required: 1-128 of [A-Za-z0-9._:-]",
+                             param=kind.merchant_key)
             return Json({"object": "list", "data": provider.by_merchant_id(kind, merchant_id)})
         return listing
 

@@ -16,32 +16,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from contract import Flow
 from mock_provider.behaviour import Behaviour
 from mock_provider.ledger import Ledger
 from mock_provider.metrics import CALLBACKS
 
-
-class Kind(StrEnum):
-    ORDER = "order"
-    PAYOUT = "payout"
-
-    @property
-    def prefix(self) -> str:
-        return "po_" if self is Kind.ORDER else "pp_"
-
-    @property
-    def merchant_field(self) -> str:
-        return "merchant_order_id" if self is Kind.ORDER else "merchant_payout_id"
-
-    @property
-    def outcomes(self) -> tuple[str, str]:
-        """(success, refusal) statuses of a settled record."""
-        return ("succeeded", "declined") if self is Kind.ORDER else ("paid", "rejected")
+Kind = Flow  # the provider's records are of the contract's two flows
 
 
 def iso(ts: float) -> str:
@@ -50,7 +34,7 @@ def iso(ts: float) -> str:
 
 def public(kind: Kind, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
     """The API view of a record."""
-    body: dict[str, Any] = {"id": row["id"], kind.merchant_field: row["merchant_id"], "status": row["status"],
+    body: dict[str, Any] = {"id": row["id"], kind.merchant_key: row["merchant_id"], "status": row["status"],
                             "amount_minor": row["amount_minor"], "currency": row["currency"],
                             "created_at": row["created_at"]}
     if kind is Kind.PAYOUT:
@@ -113,7 +97,7 @@ class Provider:
         return rate > 0 and (rng or self.rng).random() < rate
 
     def new_id(self, kind: Kind, seq: int) -> str:
-        return f"{kind.prefix}{self._id_salt}{seq:010d}"
+        return f"{kind.provider_prefix}{self._id_salt}{seq:010d}"
 
     @staticmethod
     def seq_of(record_id: str) -> int | None:
@@ -160,11 +144,11 @@ class Provider:
         self.ledger.execute(
             "INSERT INTO records (id, object, merchant_id, amount_minor, currency, destination, callback_url, status,"
             " idempotency_key, created_at, settled_at, settle_after, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (record_id, kind.value, fields[kind.merchant_field], fields["amount_minor"], fields["currency"],
+            (record_id, kind.value, fields[kind.merchant_key], fields["amount_minor"], fields["currency"],
              fields.get("destination"), fields["callback_url"], "processing", key, created_at, None,
              settle_after, seq))
         heapq.heappush(self._due, (settle_after, seq))
-        body = {"id": record_id, kind.merchant_field: fields[kind.merchant_field], "status": "processing",
+        body = {"id": record_id, kind.merchant_key: fields[kind.merchant_key], "status": "processing",
                 "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": created_at}
         if kind is Kind.PAYOUT:
             body["destination"] = fields.get("destination")
@@ -209,7 +193,7 @@ class Provider:
         for row in rows:
             kind = Kind(row["object"])
             refuse_rate = self.behaviour.decline_rate if kind is Kind.ORDER else self.behaviour.reject_rate
-            status = kind.outcomes[1] if self.chance(refuse_rate, self.settlement_rng) else kind.outcomes[0]
+            status = kind.refusal if self.chance(refuse_rate, self.settlement_rng) else kind.success
             self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?",
                                 (status, settled_at, row["seq"]))
             updated = dict(row) | {"status": status, "settled_at": settled_at}

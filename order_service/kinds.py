@@ -1,21 +1,52 @@
-"""Orders and payouts share one flow; a ``Kind`` names what differs (table, id field, provider path)."""
+"""Orders and payouts share one flow; a ``Kind`` names what differs (table, id field, provider path).
+
+The words themselves are the contract's (``contract.Flow``); this adds the service's own table.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import Flow
+
 
 @dataclass(frozen=True)
 class Kind:
-    name: str            # "order" | "payout"
-    table: str
-    id_field: str        # the client-chosen id: "order_id" | "payout_id"
-    provider_path: str   # "/v1/orders" | "/v1/payouts"
-    merchant_field: str  # the provider's name for our id
-    success: str         # provider and SUT status of a success
-    refusal: str         # ... of a definitive refusal
+    flow: Flow
+
+    @property
+    def name(self) -> str:
+        return self.flow.value
+
+    @property
+    def table(self) -> str:
+        return self.flow.plural
+
+    @property
+    def id_field(self) -> str:
+        """The client-chosen id: ``order_id`` | ``payout_id``."""
+        return self.flow.sut_key
+
+    @property
+    def provider_path(self) -> str:
+        return self.flow.provider_path
+
+    @property
+    def merchant_field(self) -> str:
+        """The provider's name for our id."""
+        return self.flow.merchant_key
+
+    @property
+    def success(self) -> str:
+        """Provider and SUT status of a success."""
+        return self.flow.success.value
+
+    @property
+    def refusal(self) -> str:
+        """... of a definitive refusal."""
+        return self.flow.refusal.value
 
 
-ORDER = Kind("order", "orders", "order_id", "/v1/orders", "merchant_order_id", "succeeded", "declined")
-PAYOUT = Kind("payout", "payouts", "payout_id", "/v1/payouts", "merchant_payout_id", "paid", "rejected")
+ORDER = Kind(Flow.ORDER)
+PAYOUT = Kind(Flow.PAYOUT)
 KINDS = {k.name: k for k in (ORDER, PAYOUT)}

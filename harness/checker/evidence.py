@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.checker.model import Counts, Kind
+from harness.load.history import EventType, Op
 
 Key = tuple[Kind, str]
 EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 
-EVENT_TYPES = ("invoke", "ok", "fail", "info")
-COMPLETIONS = ("ok", "fail", "info")
-WRITE_OPS = {"order": Kind.ORDER, "payout": Kind.PAYOUT}
+# The history format is harness.load.history's: the load generator writes with it, the checker reads with it.
+EVENT_TYPES = tuple(kind.value for kind in EventType)
+COMPLETIONS = tuple(kind.value for kind in EventType if kind is not EventType.INVOKE)
+WRITE_OPS = {Op.ORDER.value: Kind.ORDER, Op.PAYOUT.value: Kind.PAYOUT}
 
 
 class SutRow(NamedTuple):

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from contract import Status
 from harness.checker.evidence import IdEvidence, ProviderRecord
 from harness.checker.model import Category, Kind
 
-PROCESSING = "processing"
-FAILED = "failed"
-PENDING = "pending"
+PROCESSING, FAILED, PENDING = Status.PROCESSING, Status.FAILED, Status.PENDING
 
 
 class Finding(NamedTuple):
@@ -88,7 +87,8 @@ def _mismatch(evidence: IdEvidence) -> str | None:
 def judge(evidence: IdEvidence) -> list[Finding]:
     """Every category ``evidence`` falls in, in a fixed order (see the module docstring).
 
-    >>> from harness.checker.evidence import ClientSummary, SutRow
+    >>> from contract import Status
+from harness.checker.evidence import ClientSummary, SutRow
     >>> ok = ClientSummary(invokes=1, ok=1, fail=0, info=0, amounts=(100,), currencies=("EUR",))
     >>> [f.category.value for f in judge(IdEvidence(Kind.ORDER, "o1", ok))]
     ['lost']

@@ -1,46 +1,22 @@
-"""The verdict model: categories, money, counts and the result of one check (DESIGN.md sections 6 and 8).
-
-``CheckResult`` is what ``check`` returns and what ``verdict.json`` holds. The checker fills the
-invariants, money, counts and recovery; the orchestrator adds what only it knows (scenario,
-seed, target, variant, SLO outcomes, start and finish) with ``CheckResult.with_run``.
+"""The verdict model: categories, money, counts, what each checker decided, and ``RunVerdict``
+(DESIGN.md sections 6 and 8): what ``verdict.json`` holds and what every reader of it reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from contract import Flow
 from harness._exceptions import ExitCode
 
 EXAMPLES_PER_CATEGORY = 20
 
 
-class Kind(StrEnum):
-    """The two flows; each has its own id space, statuses and provider ledger."""
-
-    ORDER = "order"
-    PAYOUT = "payout"
-
-    @property
-    def success(self) -> str:
-        """The terminal status in which money moved."""
-        return "succeeded" if self is Kind.ORDER else "paid"
-
-    @property
-    def refusal(self) -> str:
-        """The provider's definitive no."""
-        return "declined" if self is Kind.ORDER else "rejected"
-
-    @property
-    def sut_key(self) -> str:
-        return f"{self.value}_id"
-
-    @property
-    def merchant_key(self) -> str:
-        return f"merchant_{self.value}_id"
+Kind = Flow  # the checker's name for the contract's flows
 
 
 class Category(StrEnum):
@@ -257,59 +233,3 @@ class RunVerdict:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"expected verdict.json as orderquake writes it, got {type(exc).__name__}: {exc}") \
                 from exc
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The verdict of one run; ``to_json`` is ``verdict.json``."""
-
-    verdict: Verdict
-    invariants: Mapping[Category, CategoryResult]
-    money: Mapping[Kind, MoneyFlow]
-    counts: Counts
-    recovery_seconds: float | None = None
-    reason: str | None = None
-    scenario: str | None = None
-    seed: int | None = None
-    target: str | None = None
-    variant: str | None = None
-    started: str | None = None
-    finished: str | None = None
-    slo: tuple[SloOutcome, ...] = field(default=())
-
-    @property
-    def violations(self) -> dict[Category, int]:
-        return {c: r.count for c, r in self.invariants.items() if r.violation and r.count}
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """0 pass, 1 correctness violation, 3 SLO breach with correctness intact, 4 unknown."""
-        if self.verdict is Verdict.UNKNOWN:
-            return ExitCode.INFRASTRUCTURE
-        if self.verdict is Verdict.FAIL:
-            return ExitCode.VIOLATION
-        if any(not outcome.passed for outcome in self.slo):
-            return ExitCode.SLO_BREACH
-        return ExitCode.PASS
-
-    def with_run(self, **fields: Any) -> CheckResult:
-        """A copy with the orchestrator's fields (scenario, seed, target, variant, slo, started, finished)."""
-        allowed = {"scenario", "seed", "target", "variant", "slo", "started", "finished", "recovery_seconds"}
-        unknown = sorted(set(fields) - allowed)
-        if unknown:
-            raise TypeError(f"expected fields among {sorted(allowed)}, got {unknown}")
-        if "slo" in fields:
-            fields["slo"] = tuple(fields["slo"])
-        return dataclasses.replace(self, **fields)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario, "seed": self.seed, "target": self.target, "variant": self.variant,
-            "verdict": self.verdict.value, "exit_code": int(self.exit_code), "reason": self.reason,
-            "invariants": {c.value: r.to_json() for c, r in self.invariants.items()},
-            "money": {f"{k.value}s": m.to_json() for k, m in self.money.items()},
-            "slo": [outcome.to_json() for outcome in self.slo],
-            "counts": self.counts.to_json(),
-            "recovery_seconds": self.recovery_seconds,
-            "started": self.started, "finished": self.finished,
-        }

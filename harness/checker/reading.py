@@ -1,13 +1,11 @@
 """Reading a run's evidence files into ``Evidence`` (the meaning of each line: ``harness.checker.evidence``).
 
-Every line is decoded as JSON (orjson; the rare line orjson refuses and Python's ``json``
-accepts, such as a lone surrogate in a string, is decoded by ``json``), so the result depends
-only on the JSON values, never on key order, spacing or number form.
+Every line is decoded as JSON by ``harness.load.history.decode``, so the result depends only
+on the JSON values, never on key order, spacing or number form.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,28 +31,11 @@ from harness.checker.evidence import (
     parse_history_line,
 )
 from harness.checker.model import Counts, Kind
+from harness.load.history import decode, split_lines
 
 
 class EvidenceError(UsageError):
     """A state or journal file that cannot be read as the run wrote it: the verdict is ``unknown``."""
-
-
-def decode(line: bytes) -> Any:
-    """One JSON value, as Python's ``json`` would read it; raises ``ValueError`` when it is not JSON."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line.decode("utf-8", errors="surrogateescape"))
-
-
-def _lines(data: bytes) -> Iterator[tuple[int, bytes, bool]]:
-    """(number, line, is the last line and has no newline) of a file's bytes."""
-    parts = data.split(b"\n")
-    last = parts.pop()  # empty when the file ends with a newline
-    for number, line in enumerate(parts, start=1):
-        yield number, line, False
-    if last:
-        yield len(parts) + 1, last, True
 
 
 class _Client:
@@ -82,7 +63,7 @@ def read_history(paths: Collection[Path]) -> tuple[dict[Key, _Client], list[Hist
     torn: list[str] = []
     totals = dict.fromkeys(("invoke", "ok", "fail", "info"), 0)
     for source, path in enumerate(paths):
-        for number, line, unterminated in _lines(path.read_bytes()):
+        for number, line, unterminated in split_lines(path.read_bytes()):
             try:
                 parsed = parse_history_line(decode(line))
             except ValueError:
@@ -124,7 +105,7 @@ def read_history(paths: Collection[Path]) -> tuple[dict[Key, _Client], list[Hist
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if not path.exists():
         return
-    for number, line, _ in _lines(path.read_bytes()):
+    for number, line, _ in split_lines(path.read_bytes()):
         if not line.strip():
             continue  # a state file may end in a blank line; it holds no record
         where = f"{path}:{number}"
@@ -208,7 +189,7 @@ def events_naming(paths: Collection[Path], keys: Collection[Key]) -> dict[Key, l
     needles = [orjson.dumps(op_id)[1:-1] for op_id in wanted]
     found: dict[Key, list[dict[str, Any]]] = {key: [] for key in keys}
     for path in paths:
-        for _, line, _ in _lines(path.read_bytes()):
+        for _, line, _ in split_lines(path.read_bytes()):
             if not any(needle in line for needle in needles):
                 continue
             try:

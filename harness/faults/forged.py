@@ -16,12 +16,12 @@ import hmac
 import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
 
+from contract import Flow
 from harness._units import parse_duration
 from harness.faults.base import Fault, FaultContext, Param, whole
 
@@ -30,19 +30,7 @@ STALE_AGE_S = 3600
 _FORMS = ("unsigned", "bad_signature", "stale_replay")
 
 
-@dataclass(frozen=True)
-class _Object:
-    """What the forged body needs to know of one kind of object."""
-
-    name: str            # "order" | "payout"
-    merchant_field: str
-    success: str
-    refusal: str
-    ledger_prefix: str   # provider ids: po_ / pp_
-
-
-_KINDS = (_Object("order", "merchant_order_id", "succeeded", "declined", "po_"),
-          _Object("payout", "merchant_payout_id", "paid", "rejected", "pp_"))
+_KINDS = tuple(Flow)
 
 
 def _signature(secret: str, body: bytes, timestamp: int) -> str:
@@ -91,17 +79,17 @@ class ForgedCallbacks(Fault):
                 event_id = ctx.rng.choice(real_events) if form == "stale_replay" and real_events else None
                 self._send(ctx, http, kind, merchant_id, amount, kind.refusal, form, event_id)
             for _ in range(self.values["unknown"]):
-                merchant_id = f"forged-{kind.name}-{ctx.rng.getrandbits(48):012x}"
+                merchant_id = f"forged-{kind.value}-{ctx.rng.getrandbits(48):012x}"
                 self._send(ctx, http, kind, merchant_id, 1000, kind.success, "unknown_id", None)
 
-    def _send(self, ctx: FaultContext, http: httpx.Client, kind: _Object, merchant_id: str, amount: int,
+    def _send(self, ctx: FaultContext, http: httpx.Client, kind: Flow, merchant_id: str, amount: int,
               claim: str, form: str, event_id: str | None) -> None:
-        provider_id = f"{kind.ledger_prefix}forged{ctx.rng.getrandbits(40):010x}"
-        record = {"id": provider_id, kind.merchant_field: merchant_id, "status": claim, "amount_minor": amount,
+        provider_id = f"{kind.provider_prefix}forged{ctx.rng.getrandbits(40):010x}"
+        record = {"id": provider_id, kind.merchant_key: merchant_id, "status": claim, "amount_minor": amount,
                   "currency": "EUR"}
         body = json.dumps({"event_id": event_id or f"evt_forged_{ctx.rng.getrandbits(48):012x}",
-                           "type": f"{kind.name}.{claim}", "created": int(time.time()),
-                           "data": {kind.name: record}}, separators=(",", ":")).encode()
+                           "type": f"{kind.value}.{claim}", "created": int(time.time()),
+                           "data": {kind.value: record}}, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         if form == "bad_signature":
             headers["Provider-Signature"] = _signature("whsec_not_the_secret", body, int(time.time()))
@@ -113,13 +101,13 @@ class ForgedCallbacks(Fault):
             status = http.post(f"{ctx.stage.sut_url}/provider/callbacks", content=body, headers=headers).status_code
         except httpx.HTTPError:
             status = None
-        ctx.append_jsonl(FORGED_JOURNAL, {"object": kind.name, "id": merchant_id, "claim": claim, "kind": form,
+        ctx.append_jsonl(FORGED_JOURNAL, {"object": kind.value, "id": merchant_id, "claim": claim, "kind": form,
                                           "sent_at": round(sent_at, 3), "http_status": status})
 
 
-def _pending(ctx: FaultContext, kind: _Object) -> list[tuple[str, int]]:
+def _pending(ctx: FaultContext, kind: Flow) -> list[tuple[str, int]]:
     """(id, amount) of the SUT's pending records of ``kind``; none when the database cannot be read."""
-    flow = f"{kind.name}s"
+    flow = kind.plural
     sql = ctx.target.state.sql(flow)
     status_map = ctx.target.state.status_map(flow)
     try:

@@ -12,6 +12,7 @@ in the order each process wrote them.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -98,32 +99,44 @@ def history_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl"))
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Every event of one history file.
+def split_lines(data: bytes) -> Iterator[tuple[int, bytes, bool]]:
+    """(number, line, is it the last line and without its newline) of a file's bytes.
 
-    The whole file is parsed in one call (a JSON array made of its lines), which is several
-    times faster than a call per line; a file with a torn or blank line (a process killed
-    mid-write) falls back to line by line, skipping what does not parse. A torn line is at
-    most the end of a batch whose invokes are then read as unmatched, which is ``info``.
+    Every reader of a history goes through here, so a torn last line (a process killed while
+    writing it) is met the same way everywhere: as the one line that may lack its newline.
     """
-    return parse_events(path.read_bytes())
+    parts = data.split(b"\n")
+    last = parts.pop()  # empty when the file ends with a newline
+    for number, line in enumerate(parts, start=1):
+        yield number, line, False
+    if last:
+        yield len(parts) + 1, last, True
 
 
-def parse_events(data: bytes) -> list[dict[str, Any]]:
-    """Every event of whole lines of a history file (``read_events``, for a part of a file)."""
-    data = data.strip()
-    if not data:
-        return []
+def decode(line: bytes) -> Any:
+    """One JSON value exactly as Python's ``json`` reads it; ``ValueError`` when it is not JSON.
+
+    orjson first (fast); the rare line it refuses and ``json`` accepts (a lone surrogate, NaN, an
+    integer beyond 64 bits) is decoded by ``json``, so the result never depends on the decoder.
+    """
     try:
-        events = orjson.loads(b"[" + data.replace(b"\n", b",") + b"]")
+        return orjson.loads(line)
     except orjson.JSONDecodeError:
-        events = []
-        for line in data.splitlines():
-            try:
-                events.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue
-    return [event for event in events if isinstance(event, dict)]
+        return json.loads(line.decode("utf-8", errors="surrogateescape"))
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every event of one history file that is a JSON object, for the metrics and the examples;
+    the checker's reader (``harness.checker.reading``) also says what is wrong with the others."""
+    events = []
+    for _, line, _ in split_lines(path.read_bytes()):
+        try:
+            event = decode(line)
+        except ValueError:
+            continue
+        if type(event) is dict:
+            events.append(event)
+    return events
 
 
 def iter_events(directory: Path) -> Iterator[dict[str, Any]]:

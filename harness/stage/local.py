@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract import Link as LinkName
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
@@ -28,7 +29,7 @@ from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
 from harness.target import Target, load_target
 
-LINKS = ("client", "provider", "callbacks", "db")
+LINKS = tuple(link.value for link in LinkName)
 _PORT_TAKEN = ("already in use", "could not bind", "Address in use")
 SUT_DATABASE = "sut"
 
