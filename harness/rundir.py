@@ -89,7 +89,7 @@ class RunDir:
         return EvidenceFiles(history=tuple(self.history_files()),
                              sut={kind: self.sut_state(kind) for kind in Kind},
                              provider={kind: self.provider_ledger(kind) for kind in Kind},
-                             forged=self.forged if self.forged.exists() else None)
+                             forged=self.forged if self.forged.exists() else None, root=self.path)
 
     def relative(self, path: Path) -> str:
         """``path`` as named inside the run directory (``state/sut_orders.jsonl``)."""

@@ -17,6 +17,7 @@ from harness.checker.checkers import (
     integrity_checker,
     invariants_checker,
     money_checker,
+    reading_checker,
     run_checker,
 )
 from harness.checker.evidence import (
@@ -76,5 +77,6 @@ __all__ = [
     "judge",
     "money_checker",
     "read_evidence",
+    "reading_checker",
     "run_checker",
 ]

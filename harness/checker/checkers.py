@@ -7,6 +7,7 @@ Each returns a ``CheckerResult`` whose ``valid`` is pass, fail or unknown:
 | ``run`` | the run was interrupted, or an error stopped it | |
 | ``faults`` | a fault failed to apply or heal, never healed, or never started | |
 | ``evidence`` | a file differs from the final reads' manifest | |
+| ``reading`` | a flow's state or ledger is not records (not JSON, a column missing) | |
 | ``history`` | a history line is not a valid event | |
 | ``invariants`` | a flow could not be judged (its evidence is damaged) | an id fell in a violation |
 | ``money`` | a flow could not be judged, or the SUT's rows carry no amount | a flow and currency not conserved |
@@ -90,6 +91,14 @@ def integrity_checker(problems: Sequence[Problem]) -> CheckerResult:
     return CheckerResult("evidence", Verdict.UNKNOWN, "; ".join(map(str, problems)))
 
 
+def reading_checker(evidence: Evidence) -> CheckerResult:
+    """A flow whose state or ledger could not be read as records is not judged; the other flow is."""
+    if not evidence.unreadable:
+        return _passed("reading")
+    return CheckerResult("reading", Verdict.UNKNOWN, "; ".join(
+        f"the {kind.value}s could not be read: {why}" for kind, why in sorted(evidence.unreadable.items())))
+
+
 def history_checker(evidence: Evidence) -> CheckerResult:
     if not evidence.damage:
         return _passed("history")
@@ -117,6 +126,7 @@ def invariants_checker(evidence: Evidence, *, unjudged: frozenset[Kind] = frozen
     counts = dict.fromkeys(Category, 0)
     chosen: dict[Category, list[tuple[IdEvidence, str, str | None]]] = {c: [] for c in Category}
     set_aside = 0
+    unjudged = unjudged - set(evidence.unreadable)  # said once, with the reason it could not be read
     for item in evidence.judged:
         if item.kind in unjudged:
             continue
@@ -139,6 +149,8 @@ def invariants_checker(evidence: Evidence, *, unjudged: frozenset[Kind] = frozen
         shown = ", ".join(f"{n} {name}" for name, n in violated.items())
         return Judgement(CheckerResult("invariants", Verdict.FAIL, shown), invariants)
     reasons = []
+    if evidence.unreadable:
+        reasons.append(f"the {' and '.join(k.value + 's' for k in sorted(evidence.unreadable))} were not judged")
     if unjudged:
         reasons.append(f"the {' and '.join(k.value + 's' for k in sorted(unjudged))} could not be judged: "
                        "their evidence is damaged")
@@ -167,6 +179,7 @@ def _example(item: IdEvidence, why: str, where: str | None, events: Mapping[Key,
 def money_checker(evidence: Evidence, *, unjudged: frozenset[Kind] = frozenset()
                   ) -> tuple[CheckerResult, dict[tuple[Kind, str | None], MoneyFlow]]:
     """Per flow and currency, what the provider moved against what the SUT recorded as moved."""
+    unjudged = unjudged | set(evidence.unreadable)
     money = {key: MoneyFlow(provider_minor=sums.provider_minor, sut_minor=sums.sut_minor)
              for key, sums in evidence.money.items() if key[0] not in unjudged}
     broken = [f"{kind.value}s {currency or '(no currency)'}: provider {flow.provider_minor}, SUT {flow.sut_minor}"

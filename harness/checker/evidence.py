@@ -120,6 +120,8 @@ class Evidence:
 
     ``judged`` holds every id the reader could not prove clean (``is_clean``), ``clean`` how many
     it proved clean per flow; a reader may put clean ids in ``judged`` too, the verdict is the same.
+    A flow whose SUT state or ledger cannot be read (a row that is not JSON, a missing column) is
+    in ``unreadable`` with the reason, and none of its ids are judged; the other flow still is.
     """
 
     judged: list[IdEvidence]
@@ -129,6 +131,7 @@ class Evidence:
     acknowledged: Mapping[Kind, int]
     damage: list[HistoryDamage] = field(default_factory=list)
     torn: list[str] = field(default_factory=list)
+    unreadable: Mapping[Kind, str] = field(default_factory=dict)  # flows whose state could not be read: why
     events_for: EventsFor = field(default=lambda keys: no_events(keys))
 
 
@@ -140,6 +143,13 @@ class EvidenceFiles:
     sut: Mapping[Kind, Path]
     provider: Mapping[Kind, Path]
     forged: Path | None = None
+    root: Path | None = None  # files are named relative to it in what a reader reports
+
+    def name(self, path: Path) -> str:
+        """How a reader names ``path``: inside the run directory, so a moved directory reads the same."""
+        if self.root is not None and path.is_relative_to(self.root):
+            return path.relative_to(self.root).as_posix()
+        return str(path)
 
 
 def no_events(keys: Collection[Key]) -> dict[Key, list[dict[str, Any]]]:

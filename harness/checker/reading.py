@@ -6,7 +6,8 @@ on the JSON values, never on key order, spacing or number form.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import re
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from harness.checker.evidence import (
 from harness.checker.model import Counts, Kind
 from harness.load.history import decode, split_lines
 
+_DIGITS = re.compile(r"-?[0-9]+")
+
 
 class EvidenceError(UsageError):
     """A state or journal file that cannot be read as the run wrote it: the verdict is ``unknown``."""
@@ -57,7 +60,12 @@ def _none_first(value: Any) -> tuple[bool, Any]:
     return (value is not None, value)
 
 
-def read_history(paths: Collection[Path]) -> tuple[dict[Key, _Client], list[HistoryDamage], list[str], Counts]:
+def _as_is(path: Path) -> str:
+    return str(path)
+
+
+def read_history(paths: Collection[Path], name: Callable[[Path], str] = _as_is
+                 ) -> tuple[dict[Key, _Client], list[HistoryDamage], list[str], Counts]:
     clients: dict[Key, _Client] = {}
     damage: list[HistoryDamage] = []
     torn: list[str] = []
@@ -70,9 +78,9 @@ def read_history(paths: Collection[Path]) -> tuple[dict[Key, _Client], list[Hist
                 parsed = f"expected one JSON object per line, got {line[:80]!r}"
             if isinstance(parsed, str):
                 if unterminated:
-                    torn.append(f"{path}:{number}")
+                    torn.append(f"{name(path)}:{number}")
                 else:
-                    damage.append(HistoryDamage(str(path), number, parsed))
+                    damage.append(HistoryDamage(name(path), number, parsed))
                 continue
             kind, op, op_id, amount, currency = parsed
             flow = WRITE_OPS.get(op)
@@ -102,13 +110,13 @@ def read_history(paths: Collection[Path]) -> tuple[dict[Key, _Client], list[Hist
     return clients, damage, torn, counts
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(path: Path, name: Callable[[Path], str]) -> Iterator[tuple[str, dict[str, Any]]]:
     if not path.exists():
         return
     for number, line, _ in split_lines(path.read_bytes()):
         if not line.strip():
             continue  # a state file may end in a blank line; it holds no record
-        where = f"{path}:{number}"
+        where = f"{name(path)}:{number}"
         try:
             row = decode(line)
         except ValueError:
@@ -127,7 +135,7 @@ def _field(row: dict[str, Any], key: str, where: str, hint: str) -> Any:
 
 def _amount(row: dict[str, Any], where: str) -> int | None:
     value = row.get("amount_minor")
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
         return int(value)  # a bigint or numeric column read as text
     valid, amount = amount_value(value)
     if not valid:
@@ -142,22 +150,23 @@ def _currency(row: dict[str, Any], where: str) -> str | None:
     return value
 
 
-def read_sut(path: Path, kind: Kind) -> dict[str, list[SutRow]]:
+def read_sut(path: Path, kind: Kind, name: Callable[[Path], str] = _as_is) -> dict[str, list[SutRow]]:
     """Every SUT row, keyed by the contract's id column; several rows of one id are all kept."""
     found: dict[str, list[SutRow]] = {}
     hint = "make the target's state SQL select it"
-    for where, row in _rows(path):
+    for where, row in _rows(path, name):
         op_id = _field(row, kind.sut_key, where, hint)
         status = _field(row, "status", where, hint)
         found.setdefault(str(op_id), []).append(SutRow(str(status), _amount(row, where), _currency(row, where)))
     return found
 
 
-def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
+def read_provider(path: Path, kind: Kind, name: Callable[[Path], str] = _as_is
+                  ) -> dict[str, list[ProviderRecord]]:
     """Every provider record (duplicates included), keyed by the merchant's id."""
     found: dict[str, list[ProviderRecord]] = {}
     hint = "was the ledger written by the mock provider?"
-    for where, row in _rows(path):
+    for where, row in _rows(path, name):
         merchant = _field(row, kind.merchant_key, where, hint)
         record = ProviderRecord(str(_field(row, "id", where, hint)), str(_field(row, "status", where, hint)),
                                 _amount(row, where), _currency(row, where))
@@ -165,12 +174,12 @@ def read_provider(path: Path, kind: Kind) -> dict[str, list[ProviderRecord]]:
     return found
 
 
-def read_forged(path: Path | None) -> dict[Key, list[ForgedClaim]]:
+def read_forged(path: Path | None, name: Callable[[Path], str] = _as_is) -> dict[Key, list[ForgedClaim]]:
     """``forged.jsonl`` of the forged_callbacks fault; absent when the fault did not run."""
     claims: dict[Key, list[ForgedClaim]] = {}
     if path is None:
         return claims
-    for where, row in _rows(path):
+    for where, row in _rows(path, name):
         try:
             kind = Kind(str(row.get("object")))
         except ValueError:
@@ -208,21 +217,27 @@ def events_naming(paths: Collection[Path], keys: Collection[Key]) -> dict[Key, l
 
 def read_evidence(files: EvidenceFiles) -> Evidence:
     """Read every evidence file and join them per id (see ``harness.checker.evidence``)."""
-    clients, damage, torn, counts = read_history(files.history)
-    forged = read_forged(files.forged)
+    clients, damage, torn, counts = read_history(files.history, files.name)
+    forged = read_forged(files.forged, files.name)
     judged: list[IdEvidence] = []
     clean = dict.fromkeys(Kind, 0)
     acknowledged = dict.fromkeys(Kind, 0)
     money: dict[tuple[Kind, str | None], MoneySums] = {}
+    unreadable: dict[Kind, str] = {}
+    for (kind, _), submitted in clients.items():
+        if submitted.invokes and submitted.ok:
+            acknowledged[kind] += 1
     for kind in Kind:
-        sut = read_sut(files.sut[kind], kind)
-        provider = read_provider(files.provider[kind], kind)
+        try:
+            sut = read_sut(files.sut[kind], kind, files.name)
+            provider = read_provider(files.provider[kind], kind, files.name)
+        except EvidenceError as exc:
+            unreadable[kind] = str(exc)
+            continue
         ids = {op_id for flow, op_id in clients if flow is kind} | set(sut) | set(provider)
         for op_id in sorted(ids):
             client = clients.get((kind, op_id))
             summary = client.summary() if client is not None and client.invokes else None
-            if summary is not None and summary.ok:
-                acknowledged[kind] += 1
             evidence = IdEvidence(kind, op_id, summary, tuple(sut.get(op_id, ())), tuple(provider.get(op_id, ())),
                                   tuple(forged.get((kind, op_id), ())))
             _add_money(money, evidence)
@@ -232,7 +247,8 @@ def read_evidence(files: EvidenceFiles) -> Evidence:
                 judged.append(evidence)
     paths = tuple(files.history)
     return Evidence(judged=judged, clean=clean, money=money, counts=counts, acknowledged=acknowledged,
-                    damage=damage, torn=torn, events_for=lambda keys: events_naming(paths, keys))
+                    damage=damage, torn=torn, unreadable=unreadable,
+                    events_for=lambda keys: events_naming(paths, keys))
 
 
 def _add_money(money: dict[tuple[Kind, str | None], MoneySums], evidence: IdEvidence) -> None:

@@ -31,6 +31,7 @@ from harness.checker.checkers import (
     integrity_checker,
     invariants_checker,
     money_checker,
+    reading_checker,
     run_checker,
 )
 from harness.checker.evidence import Evidence
@@ -90,12 +91,13 @@ def _read_json(path: Any) -> dict[str, Any] | None:
 
 def _journal(run_dir: RunDir) -> list[dict[str, Any]]:
     if not run_dir.faults.exists():
-        raise ValueError(f"{run_dir.faults} is missing: expected the fault journal (empty when no fault ran)")
+        raise ValueError(f"{run_dir.relative(run_dir.faults)} is missing: expected the fault journal (empty when "
+                         "no fault ran)")
     records = []
     for number, line in enumerate(run_dir.faults.read_text().splitlines(), start=1):
         record = json.loads(line)
         if not isinstance(record, dict):
-            raise ValueError(f"{run_dir.faults}:{number}: expected a JSON object, got {line[:80]!r}")
+            raise ValueError(f"{run_dir.relative(run_dir.faults)}:{number}: expected a JSON object, got {line[:80]!r}")
         records.append(record)
     return records
 
@@ -138,7 +140,8 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
 
     facts = RunFacts.read(run_dir)
     if facts is None:
-        results.append(CheckerResult("run", Verdict.UNKNOWN, f"{run_dir.run_info} is missing or damaged: what the "
+        results.append(CheckerResult("run", Verdict.UNKNOWN, f"{run_dir.relative(run_dir.run_info)} is missing or "
+                                     "damaged: what the "
                                      "run went through (interrupted, errors, load start) is not known"))
         facts = RunFacts()
     else:
@@ -153,7 +156,7 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
     problems: list[Problem] = safe("evidence", lambda: verify(run_dir), [])
     if problems:
         results.append(integrity_checker(problems))
-    evidence: Evidence | None = safe("history", lambda: read_evidence(run_dir.evidence_files()), None)
+    evidence: Evidence | None = safe("reading", lambda: read_evidence(run_dir.evidence_files()), None)
     invariants: dict[Category, CategoryResult] = {}
     money: dict[tuple[Kind, str | None], MoneyFlow] = {}
     counts = Counts()
@@ -161,6 +164,7 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
     if evidence is not None:
         unjudged = frozenset(kind for problem in problems for kind in problem.flows)
         history_whole = not evidence.damage and not any(problem.history for problem in problems)
+        results.append(reading_checker(evidence))
         results.append(history_checker(evidence))
         judgement: Judgement | None = safe(
             "invariants", lambda: invariants_checker(evidence, unjudged=unjudged, history_whole=history_whole), None)

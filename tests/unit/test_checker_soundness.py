@@ -206,7 +206,7 @@ def test_a_torn_last_line_is_ignored_at_every_cut(tmp_path: Path) -> None:
         write_manifest(run_dir)
         result = verdict_of(run_dir)
         assert (result.verdict, counts(result), result.counts) == (reference.verdict, {}, reference.counts), cut
-        assert result.torn_lines == (f"{run_dir.history / '1.jsonl'}:11",)
+        assert result.torn_lines == ("history/1.jsonl:11",)
 
 
 def test_key_order_spacing_and_number_form_do_not_change_the_verdict(tmp_path: Path) -> None:
@@ -269,3 +269,34 @@ def test_a_damaged_state_row_is_unknown_with_file_and_line(tmp_path: Path) -> No
     write_manifest(run_dir)
     result = verdict_of(run_dir)
     assert result.verdict is Verdict.UNKNOWN and "sut_orders.jsonl:1" in (result.reason or "")
+
+
+def test_an_unreadable_payout_state_leaves_the_orders_judged(tmp_path: Path) -> None:
+    sut = {ORD: [sut_row(ORD, f"o{n}", "succeeded") for n in range(3)] + [sut_row(ORD, "o0", "succeeded")],
+           PAY: [{"payout_id": "p0", "status": "paid", "amount_minor": "abc"}, sut_row(PAY, "p1", "paid")]}
+    result = verdict_of(clean_run(tmp_path, sut=sut))
+    assert result.verdict is Verdict.FAIL and counts(result) == {"duplicated": 1}
+    assert "payouts could not be read: state/sut_payouts.jsonl:1" in (result.reason or "")
+
+
+@pytest.mark.parametrize("amount", ["--5", "\u00b2", "5.5", ""])
+def test_an_amount_that_is_no_whole_number_names_file_and_line(tmp_path: Path, amount: str) -> None:
+    sut = {ORD: [{"order_id": "o0", "status": "succeeded", "amount_minor": amount}], PAY: []}
+    result = verdict_of(clean_run(tmp_path, orders=1, payouts=0, sut=sut))
+    assert result.verdict is Verdict.UNKNOWN
+    assert "state/sut_orders.jsonl:1: expected amount_minor to be a whole number" in (result.reason or "")
+
+
+def test_reasons_name_files_inside_the_run_directory_so_a_moved_directory_reads_the_same(tmp_path: Path) -> None:
+    import shutil
+
+    run_dir = clean_run(tmp_path / "a")
+    with (run_dir.history / "1.jsonl").open("a") as handle:
+        handle.write('{"type": "ok", "op"')
+    write_manifest(run_dir)
+    _rewrite(run_dir.history / "1.jsonl", lambda lines: [lines[0], "oops\n", *lines[1:]])
+    moved = tmp_path / "b"
+    shutil.copytree(run_dir.path, moved)
+    first, second = verdict_of(run_dir), verdict_of(RunDir(moved))
+    assert (first.reason, first.torn_lines) == (second.reason, second.torn_lines)
+    assert str(tmp_path) not in (first.reason or "") + "".join(first.torn_lines)

@@ -89,5 +89,5 @@ def test_a_damaged_artifact_still_ends_with_a_verdict(tmp_path: Path) -> None:
     write_manifest(run_dir)
     verdict = _finish(run_dir, _Progress(load_started_wall=100.0, load_seconds=10))
     assert (verdict.verdict.value, verdict.exit_code) == ("unknown", ExitCode.INFRASTRUCTURE)
-    assert "checker could not run" in (verdict.reason or "") and "sut_orders.jsonl:1" in (verdict.reason or "")
+    assert "orders could not be read: state/sut_orders.jsonl:1" in (verdict.reason or "")
     assert json.loads(run_dir.verdict.read_text())["exit_code"] == 4
