@@ -14,7 +14,7 @@ from harness.cli.run import add_target_options
 from harness.run import RunRequest, run
 from harness.run.matrix import matrix_passed, plan, render, run_matrix, summary_json
 from harness.scenario import load_scenario
-from order_service.variants import Variant
+from harness.target import load_target
 
 
 def _matrix(args: argparse.Namespace) -> int:
@@ -25,10 +25,14 @@ def _matrix(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"scenario(s) not found: {', '.join(missing)}")
-    variants = args.variants or [v.value for v in Variant]
-    unknown = sorted(set(variants) - {v.value for v in Variant})
+    # The target file lists its variants; a target that lists none has only its correct service.
+    target = load_target(args.target)
+    known = list(target.variants) or ["correct"]
+    variants = args.variants or known
+    unknown = sorted(set(variants) - set(known))
     if unknown:
-        raise UsageError(f"unknown variant(s) {', '.join(unknown)}: expected {', '.join(v.value for v in Variant)}")
+        raise UsageError(f"unknown variant(s) {', '.join(unknown)} of target {target.name}: expected "
+                         f"{', '.join(known)} (the target file's variants list)")
     scenarios = [(p, s.name, dict(s.expect)) for p in paths for s in [load_scenario(p)]]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cells = plan(scenarios, variants, seeds, full=args.full)
@@ -50,7 +54,7 @@ def _matrix(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "matrix", help="self-test: variants of the reference service against the built-in scenarios",
+        "matrix", help="self-test: a target's variants (its target file's list) against the built-in scenarios",
         description="Run the correct service against every scenario and each seeded-bug variant against the "
                     "scenarios that declare they catch it (--full: every pair), for N seeds. Exit 0 when every "
                     "cell is as expected, 1 otherwise.")

@@ -139,7 +139,7 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     scenario = load_scenario(request.scenario, overrides=Overrides(
         seed=request.seed, duration=request.duration, users=request.users, soak=request.soak))
     target = load_target(request.target)
-    variant = request.variant or "correct"
+    variant = target.check_variant(request.variant)  # a wrong variant is refused before anything starts
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())

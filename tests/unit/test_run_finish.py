@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._exceptions import ExitCode
+from harness._paths import scenarios_dir
 from harness.checker.integrity import write_manifest
 from harness.checker.model import RunVerdict
 from harness.cli.main import main
@@ -91,3 +92,10 @@ def test_a_damaged_artifact_still_ends_with_a_verdict(tmp_path: Path) -> None:
     assert (verdict.verdict.value, verdict.exit_code) == ("unknown", ExitCode.INFRASTRUCTURE)
     assert "orders could not be read: state/sut_orders.jsonl:1" in (verdict.reason or "")
     assert json.loads(run_dir.verdict.read_text())["exit_code"] == 4
+
+
+def test_a_wrong_variant_is_refused_before_a_run_directory_exists(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    smoke = str(scenarios_dir() / "smoke.yaml")
+    assert main(["run", smoke, "--variant", "no-such-bug", "--out", str(out)]) == 2
+    assert not out.exists()

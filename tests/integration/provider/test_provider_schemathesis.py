@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from provider_process import API_KEY, ProviderProcess, provider_process
 from schemathesis import GenerationMode
 
@@ -75,7 +75,8 @@ def test_provider_conforms_to_its_openapi(running_provider: ProviderProcess, pro
     # replayed against the wrong one.
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=max(1, settings.default.max_examples // 4), database=None,
-              suppress_health_check=[])
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                     HealthCheck.data_too_large, HealthCheck.large_base_example])
     def conforms(case: schemathesis.Case) -> None:
         authorise(case, mode)
         case.call_and_validate(base_url=running_provider.url)
