@@ -85,6 +85,18 @@ def _invariants(verdict: dict[str, Any]) -> str:
     return table + "".join(details)
 
 
+def _checkers(verdict: dict[str, Any]) -> str:
+    """Each checker's word: the reason a verdict is not a pass is read here first."""
+    checkers = verdict.get("checkers") or {}
+    rows = "".join(
+        f'<tr><td>{_e(name)}</td><td class="{"ok" if entry.get("valid") == "pass" else "bad"}">'
+        f'{_e(entry.get("valid"))}</td><td>{_e(entry.get("reason") or "")}</td></tr>'
+        for name, entry in checkers.items() if isinstance(entry, dict))
+    if not rows:
+        return ""
+    return "<h2>Checkers</h2><table><tr><th>checker</th><th>result</th><th>why</th></tr>" + rows + "</table>"
+
+
 def _money(verdict: dict[str, Any]) -> str:
     money = verdict.get("money") or {}
     if not money:
@@ -151,8 +163,8 @@ def render_html(run_dir: Path) -> str:
             f"seed {_e(verdict.get('seed'))} · {_e(verdict.get('started'))} → {_e(verdict.get('finished'))}"
             f" · {_e(run_dir.name)}</div>")
     reason = f"<p><b>{_e(verdict['reason'])}</b></p>" if verdict.get("reason") else ""
-    body = (head + reason + _cards(verdict) + "<h2>Invariants</h2>" + _invariants(verdict) + _money(verdict)
-            + _slo(verdict) + "<h2>Load and faults</h2>" + throughput + latency + _faults_table(faults)
+    body = (head + reason + _cards(verdict) + _checkers(verdict) + "<h2>Invariants</h2>" + _invariants(verdict)
+            + _money(verdict) + _slo(verdict) + "<h2>Load and faults</h2>" + throughput + latency + _faults_table(faults)
             + "<h2>Recovery</h2>" + pending)
     return (f"<!doctype html><html lang=en><meta charset=utf-8><title>orderquake: {_e(title)}</title>"
             f"<style>{_CSS}</style><main>{body}</main></html>\n")

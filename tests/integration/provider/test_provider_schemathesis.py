@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from provider_process import API_KEY, ProviderProcess, provider_process
 from schemathesis import GenerationMode
 
@@ -39,28 +39,31 @@ def provider_schema(running_provider: ProviderProcess) -> schemathesis.BaseSchem
     return schemathesis.openapi.from_url(f"{running_provider.url}/openapi.json")
 
 
-def authorise(case: schemathesis.Case, mode: GenerationMode) -> None:
-    """Give the case the real API key (and a fresh Idempotency-Key to a valid creation), in the case itself.
+def prepare(case: schemathesis.Case) -> None:
+    """Give the case the real API key, and a valid creation a fresh Idempotency-Key, in the case itself.
 
     Not through ``call_and_validate(headers=...)``: schemathesis would judge the case it generated
     while the server got another request. A negative case that leaves ``Authorization`` out on
-    purpose must be sent without it. Schemathesis drops a caller's header for such a case only when
-    headers are all it mutated (``get_exclude_headers`` in schemathesis 4.32); when it also mutated
-    the query, the caller's key went out, and if the query mutation did not survive serialization
-    either (an unknown parameter with the value ``[]`` is not sent at all), a valid request was
-    counted as invalid data accepted (ST201). So: a generated ``Authorization`` (valid or not) is
-    replaced by the real key; a missing one stays missing, and the provider answers 401.
+    purpose must be sent without it, but schemathesis drops a caller's header for such a case only
+    when headers are all it mutated (``get_exclude_headers`` in schemathesis 4.32). When it also
+    mutated the query, the caller's key went out, and if the query mutation did not survive
+    serialization either (an unknown parameter whose value is ``[]`` is not sent at all), a valid
+    request was counted as invalid data accepted (ST201). So a generated ``Authorization``, valid
+    or not, is replaced by the real key; a missing one stays missing, and the provider answers 401.
+
+    The headers are assigned, not edited in place, so schemathesis revalidates what the case now
+    carries: a negative case whose only violation was a malformed key becomes a positive one.
     """
-    headers = dict(case.headers or {})
-    if "Authorization" in headers:
+    if "Authorization" in case.headers:
+        headers = case.headers.copy()
         headers["Authorization"] = f"Bearer {API_KEY}"
-    if mode is GenerationMode.POSITIVE and case.method == "POST":
+        case.headers = headers
+    meta = case.meta  # reading it revalidates the edited headers
+    if case.method == "POST" and (meta is None or meta.generation.mode.is_positive):
         # Generated keys repeat across different bodies, which is rightly a 422; reusing a key
         # is covered by the idempotency tests, so valid requests here get a key of their own.
+        headers = case.headers.copy()
         headers["Idempotency-Key"] = uuid.uuid4().hex
-    if headers != dict(case.headers or {}):
-        # Assigned, not edited in place, so schemathesis revalidates what the case now carries:
-        # a negative case whose only violation was a malformed key becomes a positive one.
         case.headers = headers
 
 
@@ -70,15 +73,14 @@ def test_provider_conforms_to_its_openapi(running_provider: ProviderProcess, pro
     operation = provider_schema.find_operation_by_label(label)
     assert operation is not None, f"{label} missing from /openapi.json"
 
-    # Everything else (derandomize, deadline, print_blob) comes from the loaded profile. No database:
+    # Each example is an HTTP round trip, hence a quarter of the profile's budget. Everything else
+    # (derandomize, deadline, print_blob, health checks) comes from the loaded profile. No database:
     # this inner function has the same digest for every operation, so a stored example would be
     # replayed against the wrong one.
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=max(1, settings.default.max_examples // 4), database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                     HealthCheck.data_too_large, HealthCheck.large_base_example])
+    @settings(max_examples=max(1, settings.default.max_examples // 4), database=None)
     def conforms(case: schemathesis.Case) -> None:
-        authorise(case, mode)
+        prepare(case)
         case.call_and_validate(base_url=running_provider.url)
 
     conforms()
