@@ -164,8 +164,8 @@ def render_html(run_dir: Path) -> str:
             f" · {_e(run_dir.name)}</div>")
     reason = f"<p><b>{_e(verdict['reason'])}</b></p>" if verdict.get("reason") else ""
     body = (head + reason + _cards(verdict) + _checkers(verdict) + "<h2>Invariants</h2>" + _invariants(verdict)
-            + _money(verdict) + _slo(verdict) + "<h2>Load and faults</h2>" + throughput + latency + _faults_table(faults)
-            + "<h2>Recovery</h2>" + pending)
+            + _money(verdict) + _slo(verdict) + "<h2>Load and faults</h2>" + throughput + latency
+            + _faults_table(faults) + "<h2>Recovery</h2>" + pending)
     return (f"<!doctype html><html lang=en><meta charset=utf-8><title>orderquake: {_e(title)}</title>"
             f"<style>{_CSS}</style><main>{body}</main></html>\n")
 
