@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup test test-fast lint demo bench matrix soak clean
+.PHONY: setup test test-fast test-explore lint demo bench matrix soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,12 @@ test: lint
 
 test-fast: setup
 	$(PYTEST) -q -m "not integration and not slow"
+
+# The property-based tests with fresh random seeds and ten times the examples (tests/conftest.py);
+# 'make test' runs them derandomized. A failure prints the seed and a @reproduce_failure blob.
+test-explore: setup
+	HYPOTHESIS_PROFILE=explore $(PYTEST) -q tests/integration/provider/test_provider_schemathesis.py \
+		$(wildcard tests/unit/test_checker_reading.py)
 
 # The main job: the default scenario against the reference service on the local stage.
 demo: setup

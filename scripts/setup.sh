@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything orderquake needs on this machine:
-#   .venv with the project and its dev tools, PostgreSQL server binaries, toxiproxy-server.
+#   .venv with the project and its dev tools, PostgreSQL server binaries, toxiproxy-server,
+#   and Chromium for the report's browser tests where apt-get can install it (never required).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -77,5 +78,15 @@ else
   mkdir -p "$TOOLS/bin"
   GOBIN="$TOOLS/bin" "$GO" install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
   mv "$TOOLS/bin/server" "$TOOLS/bin/toxiproxy-server"
+fi
+# --- Chromium (optional) --------------------------------------------------------------------
+# Only the report's browser tests use it; without it they skip (and fail under CI=true).
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null; }; then
+    say "installing Chromium for the report's browser tests (Debian package 'chromium')"
+    ( apt_install chromium ) || say "could not install chromium: the report's browser tests will skip"
+  else
+    say "chromium not found and no apt-get (or root): the report's browser tests will skip"
+  fi
 fi
 say "ready"

@@ -10,6 +10,7 @@ from typing import Any
 from harness._exceptions import UsageError
 from harness.checker.model import RunVerdict
 from harness.report import write_html, write_junit
+from harness.rundir import RunDir
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -21,7 +22,8 @@ def _report(args: argparse.Namespace) -> int:
         verdict = RunVerdict.from_json(json.loads(verdict_path.read_text()))
     except ValueError as exc:
         raise UsageError(f"{verdict_path}: {exc}: run 'orderquake check {args.run_dir}' to judge it again") from None
-    write_junit(verdict, args.run_dir / "junit.xml")
+    run_dir = RunDir(args.run_dir)
+    write_junit(verdict, run_dir.junit, run_dir)
     print(write_html(args.run_dir))
     return 0
 

@@ -12,7 +12,10 @@ from harness._paths import scenarios_dir
 from harness._units import parse_duration
 from harness.cli.check import describe
 from harness.report import write_suite_junit
+from harness.report.github import write_suite_summary
+from harness.report.index import write_suite_index
 from harness.run import RunOutcome, RunRequest, run
+from harness.run.progress import ProgressMode
 
 # When several runs end differently, the suite's exit code is the one that needs acting on first.
 _PRECEDENCE = [ExitCode.INTERRUPTED, ExitCode.INFRASTRUCTURE, ExitCode.USAGE, ExitCode.VIOLATION,
@@ -49,6 +52,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", help="the reference service's variant (default: correct)")
     parser.add_argument("--seed", type=_positive_int, help="override the scenario's seed")
     parser.add_argument("--soak", action="store_true", help="use the scenario's soak duration (its soak: block)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (neither the live panel on a terminal nor the periodic lines "
+                             "elsewhere): only the verdict summary at the end")
     add_target_options(parser)
 
 
@@ -66,7 +72,8 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
     return RunRequest(scenario=scenario, target=args.target, variant=args.variant, seed=args.seed,
                       duration=args.duration, users=args.users, workers=args.workers, soak=args.soak,
-                      out=args.out, allow_remote=args.allow_remote)
+                      out=args.out, allow_remote=args.allow_remote,
+                      progress=ProgressMode.QUIET if args.quiet else ProgressMode.AUTO)
 
 
 def summary(outcome: RunOutcome) -> str:
@@ -103,19 +110,22 @@ def _resolve(path_text: str) -> list[Path]:
 
 def _suite(args: argparse.Namespace) -> int:
     paths = [p for text in (args.paths or [str(scenarios_dir())]) for p in _resolve(text)]
-    verdicts = []
-    codes = []
+    outcomes = []
     for path in paths:
         outcome = run(request_for(path, args))
         print(summary(outcome), flush=True)
-        verdicts.append(outcome.verdict)
-        codes.append(outcome.exit_code)
+        outcomes.append(outcome)
         if outcome.exit_code == ExitCode.INTERRUPTED:
             break
+    runs = [(outcome.verdict, outcome.run_dir) for outcome in outcomes]
     if args.junit:
-        write_suite_junit(verdicts, args.junit)
-    code = worst(codes)
-    print(f"suite: {len(codes)} run(s); exit {code}", file=sys.stderr)
+        write_suite_junit(runs, args.junit)
+    code = worst([outcome.exit_code for outcome in outcomes])
+    if outcomes:
+        index = write_suite_index([o.run_dir.path for o in outcomes], outcomes[0].run_dir.path.parent)
+        print(f"suite index: {index}", file=sys.stderr)
+    write_suite_summary(runs, code)
+    print(f"suite: {len(outcomes)} run(s); exit {code}", file=sys.stderr)
     return code
 
 

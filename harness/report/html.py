@@ -1,177 +1,405 @@
 """``report.html``: one self-contained page a person would rather look at than read.
 
-Built from the run directory alone (``verdict.json``, ``run.json``, ``faults.jsonl``,
-``consistency.jsonl``): the verdict first, then what went wrong with examples, then the
-timeline of throughput and outcomes with the faults drawn over it, then time to consistency.
-No JavaScript, no external assets: the file can be attached to a CI job and opened anywhere.
+Built from the run directory alone, top to bottom in the order a person asks: the verdict and in
+one sentence why; what the clients saw second by second, per operation, with every fault window
+shaded on one shared time axis; what each fault touched; how fast the backlog drained after
+heal; each violation with its examples told on a line of time; then the money, the checkers, the
+operations, the service levels and links to every file of the run. The page works offline: the
+charting library (uPlot, see ``harness.report._page``) and its data are inlined.
+
+    >>> write_html(Path("runs/20261201T092448Z-db-outage"))  # doctest: +SKIP
+    PosixPath('runs/20261201T092448Z-db-outage/report.html')
 """
 
 from __future__ import annotations
 
-import html
 import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.report.svg import bars_chart, line_chart
+from harness._exceptions import OrderquakeError
+from harness.checker.model import Category, CategoryResult, Kind, RunVerdict, Verdict
+from harness.load.history import iter_events
+from harness.report import _format as fmt
+from harness.report import story, tables
+from harness.report._page import UPLOT_VERSION, document, e, section
+from harness.report.analysis import FaultWindow, OperationStats, blast_radius, per_operation
+from harness.report.headline import MEANING, headline
+from harness.report.series import Backlog, Timeline, backlog, per_second
+from harness.rundir import RunDir
+from harness.scenario import Scenario, load_scenario
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d232b;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px}
-.sub{color:#5b6673}
-.badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:600;color:#fff}
-.pass{background:#1f883d}.fail{background:#cf222e}.unknown{background:#9a6700}.slo{background:#bc4c00}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:10px 14px;min-width:110px}
-.card b{display:block;font-size:20px}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d8dee4;border-radius:8px}
-th,td{padding:6px 10px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
-th{background:#f0f2f5;font-weight:600}
-td.bad{color:#cf222e;font-weight:600} td.ok{color:#1f883d}
-details{background:#fff;border:1px solid #d8dee4;border-radius:8px;margin:6px 0;padding:6px 10px}
-pre{white-space:pre-wrap;font-size:12px;margin:6px 0}
-svg{background:#fff;border:1px solid #d8dee4;border-radius:8px}
-"""
+FAULT_COLOURS = ("#8250df", "#bf3989", "#0f766e", "#953800", "#1b7c83", "#6e7781")
+_EXAMPLES_OPEN = 5
 
+@dataclass(frozen=True)
+class _Run:
+    """Everything the page shows, read once from the run directory."""
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value))
-
-
-def _badge(verdict: dict[str, Any]) -> str:
-    word = str(verdict.get("verdict", "unknown"))
-    css = word if word in {"pass", "fail", "unknown"} else "unknown"
-    if word == "pass" and verdict.get("exit_code") == 3:
-        css, word = "slo", "pass (SLO breached)"
-    return f'<span class="badge {css}">{_e(word)}</span>'
-
-
-def _cards(verdict: dict[str, Any]) -> str:
-    counts = verdict.get("counts", {})
-    items = [("attempted", counts.get("attempted")), ("ok", counts.get("ok")), ("fail", counts.get("fail")),
-             ("info", counts.get("info")), ("recovery", f"{verdict.get('recovery_seconds', '?')} s"),
-             ("exit code", verdict.get("exit_code"))]
-    cards = "".join(f'<div class="card"><b>{_e("-" if v is None else v)}</b>{_e(k)}</div>'
-                    for k, v in items)
-    return f'<div class="cards">{cards}</div>'
-
-
-def _invariants(verdict: dict[str, Any]) -> str:
-    rows = []
-    details = []
-    for category, entry in sorted(verdict.get("invariants", {}).items()):
-        count = int(entry.get("count", 0))
-        violation = bool(entry.get("violation")) and count > 0
-        css = "bad" if violation else "ok"
-        meaning = "violation" if entry.get("violation") else "reported"
-        rows.append(f'<tr><td>{_e(category)}</td><td class="{css}">{count}</td><td>{meaning}</td></tr>')
-        if count and entry.get("examples"):
-            body = "".join(f"<pre>{_e(json.dumps(example, indent=1, default=str))}</pre>"
-                           for example in entry["examples"])
-            details.append(f"<details><summary>{_e(category)}: {count} (examples with their history)"
-                           f"</summary>{body}</details>")
-    table = "<table><tr><th>invariant</th><th>count</th><th>kind</th></tr>" + "".join(rows) + "</table>"
-    return table + "".join(details)
-
-
-def _checkers(verdict: dict[str, Any]) -> str:
-    """Each checker's word: the reason a verdict is not a pass is read here first."""
-    checkers = verdict.get("checkers") or {}
-    rows = "".join(
-        f'<tr><td>{_e(name)}</td><td class="{"ok" if entry.get("valid") == "pass" else "bad"}">'
-        f'{_e(entry.get("valid"))}</td><td>{_e(entry.get("reason") or "")}</td></tr>'
-        for name, entry in checkers.items() if isinstance(entry, dict))
-    if not rows:
-        return ""
-    return "<h2>Checkers</h2><table><tr><th>checker</th><th>result</th><th>why</th></tr>" + rows + "</table>"
-
-
-def _money(verdict: dict[str, Any]) -> str:
-    money = verdict.get("money") or {}
-    if not money:
-        return ""
-    rows = "".join(f"<tr><td>{_e(k)}</td><td><pre>{_e(json.dumps(v, default=str))}</pre></td></tr>"
-                   for k, v in sorted(money.items()))
-    return "<h2>Money</h2><table><tr><th>flow</th><th>sums</th></tr>" + rows + "</table>"
-
-
-def _slo(verdict: dict[str, Any]) -> str:
-    slos = verdict.get("slo") or []
-    if not slos:
-        return ""
-    rows = "".join(
-        f'<tr><td>{_e(s.get("rule"))}</td><td>{_e(s.get("observed"))}</td>'
-        f'<td class="{"ok" if s.get("pass") else "bad"}">{"pass" if s.get("pass") else "breach"}</td></tr>'
-        for s in slos)
-    header = "<h2>Service levels</h2><table><tr><th>rule</th><th>observed</th><th></th></tr>"
-    return header + rows + "</table>"
-
-
-def _faults_table(faults: list[dict[str, Any]]) -> str:
-    if not faults:
-        return "<p class=sub>No faults were injected.</p>"
-    rows = "".join(
-        f"<tr><td>{_e(f.get('name'))}</td><td>{_e(f.get('phase'))}</td>"
-        f"<td>{_e(round(float(f.get('t', 0)), 2))} s</td>"
-        f"<td>{_e(json.dumps(f.get('params', {}), default=str))}</td>"
-        f"<td>{_e(f.get('error') or '')}</td></tr>" for f in faults)
-    return ("<table><tr><th>fault</th><th>phase</th><th>at</th><th>parameters</th><th>error</th></tr>"
-            + rows + "</table>")
-
-
-def _fault_spans(faults: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
-    """Pair each fault's start with its heal, as (start s, end s, name) spans for the charts."""
-    open_at: dict[str, float] = {}
-    spans = []
-    for record in faults:
-        name = str(record.get("name"))
-        t = float(record.get("t", 0.0))
-        if record.get("phase") == "start":
-            open_at[name] = t
-        elif record.get("phase") == "heal" and name in open_at:
-            spans.append((open_at.pop(name), t, name))
-    spans.extend((start, start, name) for name, start in open_at.items())
-    return spans
+    run_dir: RunDir
+    verdict: RunVerdict | None
+    info: Mapping[str, Any]
+    scenario: Scenario | None
+    journal: list[dict[str, Any]]
+    windows: list[FaultWindow]
+    colours: list[str]
+    stats: dict[str, OperationStats]
+    timeline: Timeline
+    backlog: Backlog
+    origin: float
+    problems: list[str]
 
 
 def render_html(run_dir: Path) -> str:
     """The report page of a finished (or interrupted) run, as a string."""
-    verdict = _read_json(run_dir / "verdict.json")
-    info = _read_json(run_dir / "run.json")
-    faults = _read_jsonl(run_dir / "faults.jsonl")
-    consistency = _read_jsonl(run_dir / "consistency.jsonl")
-    spans = _fault_spans(faults)
-    timeline = info.get("timeline", [])
-    throughput = bars_chart(
-        "Completed operations per second (green ok, red fail, amber unknown)", timeline, spans)
-    latency = line_chart("p99 latency per second (ms)", [(b["t"], b.get("p99_ms")) for b in timeline], spans)
-    pending = line_chart("Pending orders and payouts after heal (time to consistency)",
-                         [(c.get("t", i), c.get("pending")) for i, c in enumerate(consistency)], [])
-    title = f"{verdict.get('scenario', run_dir.name)} against {verdict.get('target', '?')}"
-    head = (f"<h1>{_e(title)} {_badge(verdict)}</h1><div class=sub>variant {_e(verdict.get('variant'))} · "
-            f"seed {_e(verdict.get('seed'))} · {_e(verdict.get('started'))} → {_e(verdict.get('finished'))}"
-            f" · {_e(run_dir.name)}</div>")
-    reason = f"<p><b>{_e(verdict['reason'])}</b></p>" if verdict.get("reason") else ""
-    body = (head + reason + _cards(verdict) + _checkers(verdict) + "<h2>Invariants</h2>" + _invariants(verdict)
-            + _money(verdict) + _slo(verdict) + "<h2>Load and faults</h2>" + throughput + latency
-            + _faults_table(faults) + "<h2>Recovery</h2>" + pending)
-    return (f"<!doctype html><html lang=en><meta charset=utf-8><title>orderquake: {_e(title)}</title>"
-            f"<style>{_CSS}</style><main>{body}</main></html>\n")
+    run = _read(RunDir(run_dir))
+    verdict = run.verdict
+    title = f"{verdict.scenario if verdict and verdict.scenario else run_dir.name}: {_word(verdict)}"
+    body = (_hero(run) + "<main>" + _cards(run) + _timeline(run) + _faults(run) + _recovery(run)
+            + _violations(run) + _tail(run) + "</main>")
+    return document(f"orderquake · {title}", body, data=_chart_data(run), page_script="report.js")
 
 
 def write_html(run_dir: Path) -> Path:
     """Write ``report.html`` into the run directory and return its path."""
-    path = run_dir / "report.html"
-    path.write_text(render_html(run_dir))
+    path = RunDir(run_dir).report
+    path.write_text(render_html(run_dir), encoding="utf-8")
     return path
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _read(run_dir: RunDir) -> _Run:
+    problems: list[str] = []
+    verdict = None
+    try:
+        verdict = RunVerdict.from_json(json.loads(run_dir.verdict.read_text()))
+    except (OSError, ValueError) as exc:
+        problems.append(f"verdict.json could not be read ({exc}): the run was not judged")
+    info = _json_object(run_dir.run_info)
+    scenario = None
+    try:
+        scenario = load_scenario(run_dir.scenario)
+    except (OrderquakeError, OSError) as exc:
+        problems.append(f"scenario.yaml could not be read: {exc}")
+    journal = _journal(run_dir.faults)
+    origin = _origin(info, journal, run_dir)
+    load_seconds = _number(info.get("load_seconds")) or 0.0
+    timeline = per_second(iter_events(run_dir.history), origin_wall=origin, min_seconds=math.ceil(load_seconds))
+    windows: list[FaultWindow] = []
+    if verdict is not None:
+        try:
+            windows = blast_radius(run_dir, verdict)
+        except ValueError as exc:
+            problems.append(f"the fault windows could not be placed: {exc}")
+    samples = _jsonl(run_dir.consistency)
+    return _Run(run_dir=run_dir, verdict=verdict, info=info, scenario=scenario, journal=journal, windows=windows,
+                colours=[FAULT_COLOURS[i % len(FAULT_COLOURS)] for i in range(len(windows))],
+                stats=per_operation(run_dir), timeline=timeline,
+                backlog=backlog(samples, deadline_s=scenario.recovery_deadline if scenario else None),
+                origin=origin, problems=problems)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _journal(path: Path) -> list[dict[str, Any]]:
+    return [r for r in _jsonl(path) if isinstance(r.get("name"), str)]
+
+
+def _origin(info: Mapping[str, Any], journal: Sequence[Mapping[str, Any]], run_dir: RunDir) -> float:
+    """The epoch second the load started: ``run.json``'s, else the journal's ``at - t``, else the first event."""
+    wall = _number(info.get("load_started_wall"))
+    if wall is not None:
+        return wall
+    for record in journal:
+        at, t = _number(record.get("at")), _number(record.get("t"))
+        if at is not None and t is not None:
+            return at - t
+    walls = (_number(event.get("wall")) for event in iter_events(run_dir.history))
+    return min((w for w in walls if w is not None), default=0.0)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+# --- the header ---------------------------------------------------------------------------------
+
+def _word(verdict: RunVerdict | None) -> str:
+    if verdict is None:
+        return "not judged"
+    if verdict.verdict is Verdict.PASS and any(not s.passed for s in verdict.slo):
+        return "pass, SLO breached"
+    return verdict.verdict.value
+
+
+def _css(verdict: RunVerdict | None) -> str:
+    if verdict is None:
+        return "unknown"
+    if verdict.verdict is Verdict.PASS and any(not s.passed for s in verdict.slo):
+        return "slo"
+    return verdict.verdict.value
+
+
+def _hero(run: _Run) -> str:
+    v = run.verdict
+    scenario = v.scenario if v and v.scenario else run.run_dir.path.name
+    description = f'<p class="note">{e(run.scenario.description)}</p>' if run.scenario and \
+        run.scenario.description else ""
+    load = _number(run.info.get("load_seconds"))
+    facts = [("scenario", scenario), ("target", v.target if v else None), ("variant", v.variant if v else None),
+             ("seed", v.seed if v else None),
+             ("load", fmt.seconds(load) if load is not None else None),
+             ("whole run", fmt.seconds(v.duration_seconds) if v and v.duration_seconds is not None else None),
+             ("started", _when(v.started) if v else None), ("exit code", int(v.exit_code) if v else None)]
+    dl = "".join(f"<div><dt>{e(k)}</dt><dd>{e(val)}</dd></div>" for k, val in facts if val is not None)
+    chips = ""
+    if v is not None:
+        chips = '<div class="chips">' + "".join(
+            f'<span class="chip {e(r.valid.value)}" title="{e(r.reason or r.valid.value)}">{e(name)}</span>'
+            for name, r in v.checkers.items()) + "</div>"
+    target = f'<span class="sub"> against {e(v.target)} ({e(v.variant)})</span>' if v and v.target else ""
+    return (f'<header class="hero v-{_css(v)}"><div class="wrap"><div class="hero-top">'
+            f'<span class="pill">{e(_word(v).upper())}</span><h1>{e(scenario)}{target}</h1></div>{description}'
+            f'<p class="why">{headline(v)}</p><dl class="facts">{dl}</dl>{chips}{_links(run.run_dir)}</div></header>')
+
+
+def _when(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+def _links(run_dir: RunDir) -> str:
+    files = [("Locust's report", run_dir.locust / "report.html"), ("verdict.json", run_dir.verdict),
+             ("junit.xml", run_dir.junit), ("run.json", run_dir.run_info), ("faults.jsonl", run_dir.faults),
+             ("scenario.yaml", run_dir.scenario)]
+    files += [(f"logs/{p.name}", p) for p in sorted(run_dir.logs.glob("*.log"))]
+    links = "".join(f'<a href="{e(run_dir.relative(p))}">{e(label)}</a>' for label, p in files if p.exists())
+    return f'<nav class="links"><span>files:</span>{links}</nav>'
+
+
+def _cards(run: _Run) -> str:
+    v = run.verdict
+    if v is None:
+        return ""
+    violations = sum(v.violations.values())
+    p99 = _number(run.info.get("metrics", {}).get("p99_ms")) if isinstance(run.info.get("metrics"), dict) else None
+    cards = [(fmt.count(v.counts.attempted), "submissions", ""), (fmt.count(v.counts.ok), "ok", "good"),
+             (fmt.count(v.counts.fail), "fail", "bad" if v.counts.fail else ""),
+             (fmt.count(v.counts.info), "info (unknown)", "warn" if v.counts.info else ""),
+             (fmt.count(violations), "violations", "bad" if violations else "good"),
+             (fmt.seconds(v.recovery_seconds) if v.recovery_seconds is not None else "never",
+              "time to consistency", "" if v.recovery_seconds is not None else "bad"),
+             (fmt.milliseconds(p99), "p99 latency", "")]
+    return '<div class="cards">' + "".join(
+        f'<div class="card {css}"><b>{e(value)}</b><span>{e(label)}</span></div>' for value, label, css in cards
+    ) + "</div>"
+
+
+# --- the charts ---------------------------------------------------------------------------------
+
+def _window_label(window: FaultWindow) -> str:
+    return f"{window.kind} · {window.link}" if window.link else window.kind
+
+
+def _chart_windows(run: _Run) -> list[story.Window]:
+    out = []
+    for window, colour in zip(run.windows, run.colours, strict=True):
+        end = window.end_t if window.end_t is not None else float(run.timeline.seconds)
+        healed = f"healed at {fmt.seconds(window.end_t)}" if window.end_t is not None else "never healed"
+        out.append(story.Window(label=_window_label(window), colour=colour, start=window.start_t, end=end,
+                                title=f"{window.name}: {_window_label(window)}, from {fmt.seconds(window.start_t)}, "
+                                      f"{healed}"))
+    return out
+
+
+def _chart_data(run: _Run) -> dict[str, Any]:
+    return {"timeline": run.timeline.to_json(), "backlog": run.backlog.to_json(),
+            "windows": [{"label": w.label, "colour": w.colour, "start": w.start, "end": w.end, "title": w.title}
+                        for w in _chart_windows(run)]}
+
+
+def _timeline(run: _Run) -> str:
+    if not run.timeline.ops:
+        return section("timeline", "Load and faults over time", '<p class="note">The history holds no operation.</p>')
+    rows = []
+    for series in run.timeline.ops:
+        stats = run.stats.get(series.op)
+        summary = (f"{fmt.count(stats.count)} ops · p99 {fmt.milliseconds(stats.p99_ms)}" if stats else "")
+        rows.append(
+            f'<div class="op-row"><div><div class="grid-head"><span><code>{e(series.op)}</code> completed per second'
+            f'</span><small>{e(summary)}</small></div><div class="chart" data-oq-chart="throughput" '
+            f'data-op="{e(series.op)}"></div></div><div><div class="grid-head"><span><code>{e(series.op)}</code> '
+            f'latency p50 · p95 · p99</span></div><div class="chart" data-oq-chart="latency" '
+            f'data-op="{e(series.op)}"></div></div></div>')
+    never = ", ".join(f"{fmt.count(n)} {op}" for op, n in run.timeline.never_completed.items())
+    never_note = (f" Invokes that never completed have no second to be drawn in: {e(never)} "
+                  "(counted as info in the tables)." if never else "")
+    note = ("Seconds since the load started. Bars: operations completed in that second, stacked ok (green), "
+            "fail (red, the SUT said no) and info (amber, outcome unknown). Lines: latency of the ok and fail "
+            "completions. Shaded: each fault window as applied. Hover for values; drag across a chart to zoom "
+            "all of them, double-click to zoom out." + never_note)
+    return section("timeline", "Load and faults over time",
+                   f'<div class="panel"><div class="grid">{"".join(rows)}</div></div>', note=note)
+
+
+def _faults(run: _Run) -> str:
+    body = tables.fault_windows(run.windows, run.colours, run.journal, run.timeline.seconds)
+    note = ("What each fault touched, from the moment it was applied to the moment it was healed: the operations "
+            "invoked inside the window, those already in flight when it began, how they ended, and the violation "
+            "examples whose id was first submitted inside it (at most 20 examples are kept per category, so this is "
+            "a lower bound).") if run.windows else ""
+    return section("faults", "Fault windows (blast radius)", body, note=note)
+
+
+def _recovery(run: _Run) -> str:
+    b = run.backlog
+    if not b.t:
+        return section("recovery", "Recovery after heal",
+                       '<p class="note">No backlog was sampled (the run stopped before recovery).</p>')
+    v = run.verdict
+    drained = next((t for t, n in zip(b.t, b.pending, strict=True) if n == 0), None)
+    deadline = f" The scenario's recovery deadline is {fmt.seconds(b.deadline_s)}." if b.deadline_s is not None else ""
+    if drained is not None:
+        state = f"The backlog drained {fmt.seconds(drained)} after recovery began."
+    else:
+        state = f"The backlog never drained: {fmt.count(b.pending[-1])} still pending at the last sample."
+    if v is not None and v.recovery_seconds is not None:
+        state += f" Time to consistency: {fmt.seconds(v.recovery_seconds)}."
+    note = ("Orders and payouts the SUT still holds as pending, sampled every second once every fault was healed "
+            "and the load stopped. " + state + deadline)
+    return section("recovery", "Recovery after heal",
+                   '<div class="panel"><div class="chart" data-oq-chart="backlog"></div></div>', note=note)
+
+
+# --- violations ---------------------------------------------------------------------------------
+
+def _violations(run: _Run) -> str:
+    v = run.verdict
+    if v is None:
+        return ""
+    found = [(c, r) for c, r in v.invariants.items() if r.count]
+    found.sort(key=lambda i: (not i[0].violation, -i[1].count))
+    if not any(c.violation for c, _ in found):
+        ok = ("No violation: every id is accounted for." if v.invariants and v.verdict is not Verdict.UNKNOWN
+              else "No violation was found in the evidence that could be judged.")
+        lead = f'<div class="ok-line">{e(ok)}</div>'
+    else:
+        lead = ""
+    windows = _chart_windows(run)
+    provider_times = _provider_times(run.run_dir, [x for _, r in found for x in r.examples], run.origin)
+    blocks = [_category(c, r, windows, provider_times, run) for c, r in found]
+    return section("violations", "Violations and their examples", lead + "".join(blocks))
+
+
+def _category(category: Category, result: CategoryResult, windows: Sequence[story.Window],
+              provider_times: Mapping[str, tuple[float | None, float | None]], run: _Run) -> str:
+    examples = [_example(x, windows, provider_times, run.origin) for x in result.examples]
+    when = story.overview(result.examples, origin=run.origin, windows=windows, seconds=run.timeline.seconds,
+                          violation=category.violation) if len(result.examples) > 1 else ""
+    shown = "".join(examples[:_EXAMPLES_OPEN])
+    more = ""
+    if len(examples) > _EXAMPLES_OPEN:
+        more = (f"<details><summary>{len(examples) - _EXAMPLES_OPEN} more examples</summary>"
+                f"{''.join(examples[_EXAMPLES_OPEN:])}</details>")
+    kept = (f" · {len(result.examples)} examples kept" if result.count > len(result.examples) else "")
+    css = "category" if category.violation else "category reported"
+    return (f'<div class="{css}" id="cat-{e(category.value)}"><h3><span class="count">{fmt.count(result.count)}</span>'
+            f"<code>{e(category.value)}</code><small>{e(kept)}</small></h3><p>{e(MEANING[category])}</p>"
+            f'{f"<div class=example>{when}</div>" if when else ""}{shown}{more}</div>')
+
+
+def _example(example: Mapping[str, Any], windows: Sequence[story.Window],
+             provider_times: Mapping[str, tuple[float | None, float | None]], origin: float) -> str:
+    where = f" · where: {e(example.get('where'))}" if example.get("where") else ""
+    evidence = json.dumps(example, indent=1, default=str)
+    return (f'<div class="example"><div class="example-head"><code>{e(example.get("id"))}</code>'
+            f'<span>{e(example.get("kind"))}{where}</span><span class="why-line">{e(example.get("why"))}</span></div>'
+            f"{story.render(example, origin=origin, windows=windows, provider_times=provider_times)}"
+            f"<details><summary>evidence (JSON)</summary><pre>{e(evidence)}</pre></details></div>")
+
+
+def _provider_times(run_dir: RunDir, examples: Sequence[Mapping[str, Any]], origin: float
+                    ) -> dict[str, tuple[float | None, float | None]]:
+    """When the provider created and settled each record the examples name, from its ledger."""
+    wanted: dict[Kind, set[str]] = {}
+    for example in examples:
+        for record in example.get("provider") or ():
+            if isinstance(record, Mapping) and example.get("kind") in {k.value for k in Kind}:
+                wanted.setdefault(Kind(example["kind"]), set()).add(str(record.get("provider_id")))
+    times: dict[str, tuple[float | None, float | None]] = {}
+    for kind, ids in wanted.items():
+        for record in _jsonl(run_dir.provider_ledger(kind)):
+            if str(record.get("id")) in ids:
+                times[str(record["id"])] = (_epoch(record.get("created_at"), origin),
+                                            _epoch(record.get("settled_at"), origin))
+    return times
+
+
+def _epoch(iso: object, origin: float) -> float | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp() - origin
+    except ValueError:
+        return None
+
+
+# --- the tables at the end ----------------------------------------------------------------------
+
+def _tail(run: _Run) -> str:
+    v = run.verdict
+    parts = []
+    if v is not None:
+        money = section("money", "Money, per flow and currency", tables.money(v),
+                        note="Every provider record that moved money (duplicates included) against every SUT row in "
+                             "a money-moving state, in major units.")
+        checkers = section("checkers", "Checkers", tables.checkers(v),
+                           note="Fail if any checker failed, else unknown if any could not decide, else pass.")
+        parts.append(f'<div class="pair">{money}{checkers}</div>')
+    parts.append(section("operations", "Operations", tables.operations(run.stats),
+                         note="Client-side, from the history. Latency percentiles over ok and fail completions; "
+                              "error rate counts info (unknown) as an error, as the SLOs do."))
+    if v is not None:
+        parts.append(section("slo", "Service levels", tables.slos(v)))
+    notes = list(run.problems)
+    if v is not None:
+        notes += [f"fault error: {x}" for x in v.fault_errors]
+        notes += [f"torn history line (ignored): {x}" for x in v.torn_lines]
+    extra = "".join(f"<li>{e(n)}</li>" for n in notes)
+    footer = (f"<footer>{f'<ul>{extra}</ul>' if extra else ''}orderquake report of <code>{e(run.run_dir.path.name)}"
+              f"</code> · charts drawn with uPlot {e(UPLOT_VERSION)} (MIT), inlined: this file needs no network."
+              "</footer>")
+    return "".join(parts) + footer

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checker.model import RunVerdict
+from harness.run.progress import ProgressMode
 from harness.rundir import RunDir
 
 
@@ -23,6 +24,7 @@ class RunRequest:
     soak: bool = False
     out: Path | None = None
     allow_remote: bool = False
+    progress: ProgressMode = ProgressMode.AUTO  # QUIET: nothing on stderr, the caller prints the verdict
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from harness.faults.base import FaultContext
 from harness.load import LoadShape, locust_commands
 from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
 from harness.run.load_process import LoadProcess
+from harness.run.progress import Phase, Reporter, reporter_for
 from harness.run.recovery import Recovery, wait_for_consistency
 from harness.run.request import RunOutcome, RunRequest
 from harness.run.schedule import FaultScheduler, Planned
@@ -63,13 +63,13 @@ def _planned(scenario: Scenario, ctx: FaultContext) -> list[Planned]:
 
 
 def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: RunDir, progress: _Progress,
-           echo: Callable[[str], None]) -> None:
+           reporter: Reporter) -> None:
     stage: LocalStage | None = None
     load: LoadProcess | None = None
     scheduler: FaultScheduler | None = None
     try:
-        echo(f"stage: starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
-             f"({request.variant or 'correct'})")
+        reporter.phase(Phase.STAGE, detail=f"starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
+                                           f"({request.variant or 'correct'})")
         stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
                                              variant=request.variant, log_dir=run_dir.logs,
                                              allow_remote=request.allow_remote))
@@ -78,7 +78,9 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
         commands = locust_commands(shape, host=stage.client_url, history_dir=run_dir.history,
                                    locust_dir=run_dir.locust, seed=scenario.seed, run_id=run_dir.run_id,
                                    workers=request.workers)
-        echo(f"load: {shape.users} users for {scenario.duration:g} s; faults: {len(list(scenario.schedule()))}")
+        faults = len(list(scenario.schedule()))
+        reporter.phase(Phase.LOAD, expected_s=scenario.duration,
+                       detail=f"{shape.users} users for {scenario.duration:g} s; faults: {faults}")
         progress.load_started_wall = time.time()
         load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
         stage.register_process("locust", load.pids)
@@ -89,10 +91,12 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
         with shielded():
             scheduler.stop()
             stage.heal()
-        echo(f"recovery: waiting up to {scenario.recovery_deadline:g} s for the pending backlog to drain")
+        reporter.phase(Phase.RECOVERY, expected_s=scenario.recovery_deadline,
+                       detail=f"waiting up to {scenario.recovery_deadline:g} s for the pending backlog to drain")
         progress.recovery = wait_for_consistency(
             lambda: count_pending(stage.sut_database_url, target.state),
             deadline_s=scenario.recovery_deadline, run_dir=run_dir)
+        reporter.phase(Phase.FINAL_READS, detail="the SUT's state and the provider's ledger, read directly")
         counts = read_sut_state(stage.sut_database_url, target.state, run_dir)
         counts.update({f"provider_{k}": v for k, v in read_provider_ledger(stage.provider_url, run_dir).items()})
         mark_complete(run_dir, counts)
@@ -134,8 +138,11 @@ def finish(run_dir: RunDir, *, variant: str, started: datetime, progress: _Progr
 
 
 def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run one scenario against one target and return the verdict; see the module docstring."""
-    say = echo or (lambda line: print(line, file=sys.stderr))
+    """Run one scenario against one target and return the verdict; see the module docstring.
+
+    Progress goes to stderr as ``request.progress`` says (``harness.run.progress``); ``echo``, when
+    given, takes the step lines instead and no progress is shown.
+    """
     scenario = load_scenario(request.scenario, overrides=Overrides(
         seed=request.seed, duration=request.duration, users=request.users, soak=request.soak))
     target = load_target(request.target)
@@ -143,13 +150,16 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())
-    say(f"run: {scenario.name} (seed {scenario.seed}) -> {run_dir.path}")
     started = datetime.now(UTC)
     progress = _Progress()
-    try:
-        with interruptible():
-            _drive(scenario, target, request, run_dir, progress, say)
-    except Interrupted as exc:  # a signal that arrived between the stage's own handlers
-        progress.interrupted, progress.reason = True, str(exc)
-    verdict = finish(run_dir, variant=variant, started=started, progress=progress)
+    with reporter_for(request.progress, run_dir, title=f"{scenario.name} (seed {scenario.seed})",
+                      echo=echo) as reporter:
+        reporter.say(f"run: {scenario.name} (seed {scenario.seed}) -> {run_dir.path}")
+        try:
+            with interruptible():
+                _drive(scenario, target, request, run_dir, progress, reporter)
+        except Interrupted as exc:  # a signal that arrived between the stage's own handlers
+            progress.interrupted, progress.reason = True, str(exc)
+        reporter.phase(Phase.CHECK, detail="judging the run directory; writing verdict.json, junit.xml, report.html")
+        verdict = finish(run_dir, variant=variant, started=started, progress=progress)
     return RunOutcome(run_dir=run_dir, verdict=verdict)

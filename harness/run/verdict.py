@@ -51,6 +51,7 @@ from harness.checker.model import (
 from harness.checker.reading import read_evidence
 from harness.load.history import iter_events
 from harness.report import write_html, write_junit
+from harness.report.github import write_github_outputs
 from harness.run.metrics import ClientMetrics, client_metrics
 from harness.rundir import RunDir
 from harness.scenario import Scenario, load_scenario
@@ -206,13 +207,15 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def write_outputs(run_dir: RunDir, verdict: RunVerdict, metrics: ClientMetrics | None) -> Mapping[str, Any]:
-    """verdict.json first (it is what CI reads), then run.json's metrics, junit.xml and report.html."""
+    """verdict.json first (it is what CI reads), then run.json's metrics, junit.xml, report.html, and
+    in a GitHub Actions job its summary and annotations (``harness.report.github``)."""
     payload = verdict.to_json()
     run_dir.write_json(run_dir.verdict, payload)
     info = _read_json(run_dir.run_info) or {}
     info["metrics"] = {k: v for k, v in vars(metrics).items() if k != "timeline"} if metrics else {}
     info["timeline"] = metrics.timeline if metrics else []
     run_dir.write_json(run_dir.run_info, info)
-    write_junit(verdict, run_dir.junit)
+    write_junit(verdict, run_dir.junit, run_dir)
     write_html(run_dir.path)
+    write_github_outputs(verdict, run_dir)
     return payload
