@@ -131,15 +131,43 @@ class RunSummary:
                 "blast_radius": [window.to_json() for window in self.windows]}
 
 
+class Metric(Enum):
+    """What a limit is on; a breach names one, and the operation when the limit is per operation."""
+
+    VERDICT = "verdict"
+    P95 = "p95"
+    P99 = "p99"
+    ERROR_RATE = "error rate"
+    INFO_RATE = "info rate"
+    RECOVERY = "recovery"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One limit the run exceeded: ``text`` says it with both values and the limit."""
+
+    metric: Metric
+    op: str | None
+    text: str
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """A baseline run and a run side by side; ``exceeded`` names every limit the run broke, the
+    """A baseline run and a run side by side; ``breaches`` names every limit the run broke, the
     verdict included, each with both values and the limit."""
 
     baseline: RunSummary
     run: RunSummary
     limits: Limits
-    exceeded: list[str]
+    breaches: tuple[Breach, ...]
+
+    @property
+    def exceeded(self) -> list[str]:
+        return [breach.text for breach in self.breaches]
+
+    def breached(self, metric: Metric, op: str | None = None) -> bool:
+        """Whether the run exceeded the limit on ``metric`` (of ``op``, for a per-operation one)."""
+        return any(b.metric is metric and b.op == op for b in self.breaches)
 
     @property
     def exit_code(self) -> int:
@@ -158,7 +186,7 @@ class Comparison:
                  f"| exit code | {int(base.verdict.exit_code)} | {int(run.verdict.exit_code)} | |"]
         for name in ("attempted", "ok", "fail", "info", "ids"):
             before, after = getattr(base.verdict.counts, name), getattr(run.verdict.counts, name)
-            lines.append(f"| {name} | {before} | {after} | {_relative_change(before, after)} |")
+            lines.append(f"| {name} | {before} | {after} | {relative_change(before, after)} |")
         categories = sorted({*base.verdict.violations, *run.verdict.violations})
         for category in categories:
             before, after = base.verdict.violations.get(category, 0), run.verdict.violations.get(category, 0)
@@ -167,7 +195,7 @@ class Comparison:
         change = "" if before_s is None or after_s is None else _signed_duration(after_s - before_s)
         lines.append(f"| recovery | {_duration(before_s)} | {_duration(after_s)} | {change} |")
         lines += ["", "## Operations", "", "| op | metric | baseline | run | change |", "|---|---|---|---|---|"]
-        for op in _ops(base, run):
+        for op in operations_of(base, run):
             lines += _operation_rows(op, base.operations.get(op), run.operations.get(op))
         lines += ["", "## Blast radius", ""]
         if base.windows or run.windows:
@@ -186,32 +214,36 @@ def compare_runs(baseline: Path, run: Path, limits: Limits) -> Comparison:
     """Read both run directories and check ``limits``; a directory that is not a run is a ``UsageError``."""
     base_summary, run_summary = RunSummary.read(baseline), RunSummary.read(run)
     return Comparison(baseline=base_summary, run=run_summary, limits=limits,
-                      exceeded=exceeded_limits(base_summary, run_summary, limits))
+                      breaches=tuple(exceeded_limits(base_summary, run_summary, limits)))
 
 
-def exceeded_limits(base: RunSummary, run: RunSummary, limits: Limits) -> list[str]:
-    """One line per limit the run exceeds, the verdict first: ``p99 of order: 40.2 ms -> 355.0 ms (+783%),
+def exceeded_limits(base: RunSummary, run: RunSummary, limits: Limits) -> list[Breach]:
+    """One breach per limit the run exceeds, the verdict first: ``p99 of order: 40.2 ms -> 355.0 ms (+783%),
     limit +20%``."""
     exceeded = []
     if run.outcome.rank > base.outcome.rank:
-        exceeded.append(f"verdict: {base.outcome.label} -> {run.outcome.label}, worse than the baseline")
-    for op in _ops(base, run):
+        exceeded.append(Breach(Metric.VERDICT, None,
+                               f"verdict: {base.outcome.label} -> {run.outcome.label}, worse than the baseline"))
+    for op in operations_of(base, run):
         before, after = base.operations.get(op), run.operations.get(op)
         if before is None or after is None:
             continue
-        for metric, limit in (("p95", limits.p95_increase), ("p99", limits.p99_increase)):
-            line = _latency_exceeded(f"{metric} of {op}", getattr(before, f"{metric}_ms"),
-                                     getattr(after, f"{metric}_ms"), limit)
+        for metric, limit in ((Metric.P95, limits.p95_increase), (Metric.P99, limits.p99_increase)):
+            attribute = f"{metric.value}_ms"
+            line = _latency_exceeded(f"{metric.value} of {op}", getattr(before, attribute),
+                                     getattr(after, attribute), limit)
             if line:
-                exceeded.append(line)
-        for metric, limit in (("error rate", limits.error_rate_increase), ("info rate", limits.info_rate_increase)):
-            attribute = metric.replace(" ", "_")
-            line = _rate_exceeded(f"{metric} of {op}", getattr(before, attribute), getattr(after, attribute), limit)
+                exceeded.append(Breach(metric, op, line))
+        for metric, limit in ((Metric.ERROR_RATE, limits.error_rate_increase),
+                              (Metric.INFO_RATE, limits.info_rate_increase)):
+            attribute = metric.value.replace(" ", "_")
+            line = _rate_exceeded(f"{metric.value} of {op}", getattr(before, attribute), getattr(after, attribute),
+                                  limit)
             if line:
-                exceeded.append(line)
+                exceeded.append(Breach(metric, op, line))
     line = _recovery_exceeded(base.verdict.recovery_seconds, run.verdict.recovery_seconds, limits.recovery_increase)
     if line:
-        exceeded.append(line)
+        exceeded.append(Breach(Metric.RECOVERY, None, line))
     return exceeded
 
 
@@ -272,7 +304,8 @@ def _rate(value: str | None, name: str) -> float | None:
     return number
 
 
-def _ops(base: RunSummary, run: RunSummary) -> list[str]:
+def operations_of(base: RunSummary, run: RunSummary) -> list[str]:
+    """The operation kinds of either run, the baseline's first, in the order each met them."""
     ops = list(base.operations)
     return ops + [op for op in run.operations if op not in ops]
 
@@ -288,12 +321,12 @@ def _operation_rows(op: str, before: OperationStats | None, after: OperationStat
         a = None if before is None else getattr(before, attribute)
         b = None if after is None else getattr(after, attribute)
         if attribute.endswith("_ms"):
-            cells = (_ms(a), _ms(b), "" if a is None or b is None else _relative_change(a, b))
+            cells = (_ms(a), _ms(b), "" if a is None or b is None else relative_change(a, b))
         elif attribute.endswith("_rate"):
             cells = (_rate_text(a), _rate_text(b),
                      "" if a is None or b is None else f"{(b - a) * 100:+.1f} points")
         else:
-            cells = (_cell(a), _cell(b), "" if a is None or b is None else _relative_change(a, b))
+            cells = (_cell(a), _cell(b), "" if a is None or b is None else relative_change(a, b))
         rows.append(f"| {op} | {label} | {cells[0]} | {cells[1]} | {cells[2]} |")
     return rows
 
@@ -305,7 +338,8 @@ def _window_row(label: str, window: FaultWindow) -> str:
             f"{window.invoked} | {window.in_flight} | {window.ended_info} | {window.ended_fail} | {violations} |")
 
 
-def _relative_change(before: float, after: float) -> str:
+def relative_change(before: float, after: float) -> str:
+    """``+783%``, ``0%``, or ``new`` for a rise from zero, as every comparison table prints it."""
     if before == after:
         return "0%"
     if before == 0:

@@ -7,6 +7,10 @@ heal; each violation with its examples told on a line of time; then the money, t
 operations, the service levels and links to every file of the run. The page works offline: the
 charting library (uPlot, see ``harness.report._page``) and its data are inlined.
 
+Given a ``Comparison`` with a baseline run (``orderquake report RUN --baseline BASELINE``), the
+comparison section (``harness.report.compare_html``) comes right after the cards, and every latency
+chart draws the baseline's p99 dashed beside the run's.
+
     >>> write_html(Path("runs/20261201T092448Z-db-outage"))  # doctest: +SKIP
     PosixPath('runs/20261201T092448Z-db-outage/report.html')
 """
@@ -23,17 +27,17 @@ from typing import Any
 
 from harness._exceptions import OrderquakeError
 from harness.checker.model import Category, CategoryResult, Kind, RunVerdict, Verdict
-from harness.load.history import iter_events
 from harness.report import _format as fmt
 from harness.report import story, tables
 from harness.report._page import UPLOT_VERSION, document, e, section
 from harness.report.analysis import FaultWindow, OperationStats, blast_radius, per_operation
+from harness.report.compare import Comparison
+from harness.report.compare_html import baseline_series, comparison_section
 from harness.report.headline import MEANING, headline
-from harness.report.series import Backlog, Timeline, backlog, per_second
+from harness.report.series import Backlog, Timeline, backlog, load_origin, read_jsonl, read_timeline
 from harness.rundir import RunDir
 from harness.scenario import Scenario, load_scenario
 
-FAULT_COLOURS = ("#8250df", "#bf3989", "#0f766e", "#953800", "#1b7c83", "#6e7781")
 _EXAMPLES_OPEN = 5
 
 @dataclass(frozen=True)
@@ -54,26 +58,33 @@ class _Run:
     problems: list[str]
 
 
-def render_html(run_dir: Path) -> str:
-    """The report page of a finished (or interrupted) run, as a string."""
-    run = _read(RunDir(run_dir))
+def render_html(run_dir: Path, comparison: Comparison | None = None) -> str:
+    """The report page of a finished (or interrupted) run, as a string; with ``comparison`` (whose
+    run is this one), compared with its baseline."""
+    baseline = read_timeline(RunDir(comparison.baseline.path)) if comparison is not None else None
+    run = _read(RunDir(run_dir), min_seconds=baseline.seconds if baseline is not None else 0)
     verdict = run.verdict
     title = f"{verdict.scenario if verdict and verdict.scenario else run_dir.name}: {_word(verdict)}"
-    body = (_hero(run) + "<main>" + _cards(run) + _timeline(run) + _faults(run) + _recovery(run)
-            + _violations(run) + _tail(run) + "</main>")
-    return document(f"orderquake · {title}", body, data=_chart_data(run), page_script="report.js")
+    compared = comparison_section(comparison, page_dir=run_dir) if comparison is not None else ""
+    data = _chart_data(run)
+    if comparison is not None and baseline is not None:
+        data["baseline"] = baseline_series(baseline, run.timeline.seconds, comparison.baseline.path.name)
+    body = (_hero(run) + "<main>" + _cards(run) + compared + _timeline(run, compared=bool(compared)) + _faults(run)
+            + _recovery(run) + _violations(run) + _tail(run) + "</main>")
+    return document(f"orderquake · {title}", body, data=data, page_script="report.js")
 
 
-def write_html(run_dir: Path) -> Path:
-    """Write ``report.html`` into the run directory and return its path."""
+def write_html(run_dir: Path, comparison: Comparison | None = None) -> Path:
+    """Write ``report.html`` into the run directory (compared with a baseline when ``comparison`` is
+    given) and return its path."""
     path = RunDir(run_dir).report
-    path.write_text(render_html(run_dir), encoding="utf-8")
+    path.write_text(render_html(run_dir, comparison), encoding="utf-8")
     return path
 
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _read(run_dir: RunDir) -> _Run:
+def _read(run_dir: RunDir, *, min_seconds: int = 0) -> _Run:
     problems: list[str] = []
     verdict = None
     try:
@@ -86,19 +97,18 @@ def _read(run_dir: RunDir) -> _Run:
         scenario = load_scenario(run_dir.scenario)
     except (OrderquakeError, OSError) as exc:
         problems.append(f"scenario.yaml could not be read: {exc}")
-    journal = _journal(run_dir.faults)
-    origin = _origin(info, journal, run_dir)
-    load_seconds = _number(info.get("load_seconds")) or 0.0
-    timeline = per_second(iter_events(run_dir.history), origin_wall=origin, min_seconds=math.ceil(load_seconds))
+    journal = [r for r in read_jsonl(run_dir.faults) if isinstance(r.get("name"), str)]
+    origin = load_origin(run_dir)
+    timeline = read_timeline(run_dir, min_seconds=min_seconds)
     windows: list[FaultWindow] = []
     if verdict is not None:
         try:
             windows = blast_radius(run_dir, verdict)
         except ValueError as exc:
             problems.append(f"the fault windows could not be placed: {exc}")
-    samples = _jsonl(run_dir.consistency)
+    samples = read_jsonl(run_dir.consistency)
     return _Run(run_dir=run_dir, verdict=verdict, info=info, scenario=scenario, journal=journal, windows=windows,
-                colours=[FAULT_COLOURS[i % len(FAULT_COLOURS)] for i in range(len(windows))],
+                colours=story.colours(len(windows)),
                 stats=per_operation(run_dir), timeline=timeline,
                 backlog=backlog(samples, deadline_s=scenario.recovery_deadline if scenario else None),
                 origin=origin, problems=problems)
@@ -110,39 +120,6 @@ def _json_object(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def _journal(path: Path) -> list[dict[str, Any]]:
-    return [r for r in _jsonl(path) if isinstance(r.get("name"), str)]
-
-
-def _origin(info: Mapping[str, Any], journal: Sequence[Mapping[str, Any]], run_dir: RunDir) -> float:
-    """The epoch second the load started: ``run.json``'s, else the journal's ``at - t``, else the first event."""
-    wall = _number(info.get("load_started_wall"))
-    if wall is not None:
-        return wall
-    for record in journal:
-        at, t = _number(record.get("at")), _number(record.get("t"))
-        if at is not None and t is not None:
-            return at - t
-    walls = (_number(event.get("wall")) for event in iter_events(run_dir.history))
-    return min((w for w in walls if w is not None), default=0.0)
 
 
 def _number(value: Any) -> float | None:
@@ -230,28 +207,12 @@ def _cards(run: _Run) -> str:
 
 # --- the charts ---------------------------------------------------------------------------------
 
-def _window_label(window: FaultWindow) -> str:
-    return f"{window.kind} · {window.link}" if window.link else window.kind
-
-
-def _chart_windows(run: _Run) -> list[story.Window]:
-    out = []
-    for window, colour in zip(run.windows, run.colours, strict=True):
-        end = window.end_t if window.end_t is not None else float(run.timeline.seconds)
-        healed = f"healed at {fmt.seconds(window.end_t)}" if window.end_t is not None else "never healed"
-        out.append(story.Window(label=_window_label(window), colour=colour, start=window.start_t, end=end,
-                                title=f"{window.name}: {_window_label(window)}, from {fmt.seconds(window.start_t)}, "
-                                      f"{healed}"))
-    return out
-
-
 def _chart_data(run: _Run) -> dict[str, Any]:
     return {"timeline": run.timeline.to_json(), "backlog": run.backlog.to_json(),
-            "windows": [{"label": w.label, "colour": w.colour, "start": w.start, "end": w.end, "title": w.title}
-                        for w in _chart_windows(run)]}
+            "windows": [w.to_json() for w in story.chart_windows(run.windows, run.timeline.seconds)]}
 
 
-def _timeline(run: _Run) -> str:
+def _timeline(run: _Run, *, compared: bool = False) -> str:
     if not run.timeline.ops:
         return section("timeline", "Load and faults over time", '<p class="note">The history holds no operation.</p>')
     rows = []
@@ -262,14 +223,15 @@ def _timeline(run: _Run) -> str:
             f'<div class="op-row"><div><div class="grid-head"><span><code>{e(series.op)}</code> completed per second'
             f'</span><small>{e(summary)}</small></div><div class="chart" data-oq-chart="throughput" '
             f'data-op="{e(series.op)}"></div></div><div><div class="grid-head"><span><code>{e(series.op)}</code> '
-            f'latency p50 · p95 · p99</span></div><div class="chart" data-oq-chart="latency" '
-            f'data-op="{e(series.op)}"></div></div></div>')
+            f'latency p50 · p95 · p99{" · baseline p99 dashed" if compared else ""}</span></div>'
+            f'<div class="chart" data-oq-chart="latency" data-op="{e(series.op)}"></div></div></div>')
     never = ", ".join(f"{fmt.count(n)} {op}" for op, n in run.timeline.never_completed.items())
     never_note = (f" Invokes that never completed have no second to be drawn in: {e(never)} "
                   "(counted as info in the tables)." if never else "")
     note = ("Seconds since the load started. Bars: operations completed in that second, stacked ok (green), "
             "fail (red, the SUT said no) and info (amber, outcome unknown). Lines: latency of the ok and fail "
-            "completions. Shaded: each fault window as applied. Hover for values; drag across a chart to zoom "
+            "completions" + (", and dashed, the baseline's p99 on the same seconds" if compared else "")
+            + ". Shaded: each fault window as applied. Hover for values; drag across a chart to zoom "
             "all of them, double-click to zoom out." + never_note)
     return section("timeline", "Load and faults over time",
                    f'<div class="panel"><div class="grid">{"".join(rows)}</div></div>', note=note)
@@ -318,7 +280,7 @@ def _violations(run: _Run) -> str:
         lead = f'<div class="ok-line">{e(ok)}</div>'
     else:
         lead = ""
-    windows = _chart_windows(run)
+    windows = story.chart_windows(run.windows, run.timeline.seconds)
     provider_times = _provider_times(run.run_dir, [x for _, r in found for x in r.examples], run.origin)
     blocks = [_category(c, r, windows, provider_times, run) for c, r in found]
     return section("violations", "Violations and their examples", lead + "".join(blocks))
@@ -361,7 +323,7 @@ def _provider_times(run_dir: RunDir, examples: Sequence[Mapping[str, Any]], orig
                 wanted.setdefault(Kind(example["kind"]), set()).add(str(record.get("provider_id")))
     times: dict[str, tuple[float | None, float | None]] = {}
     for kind, ids in wanted.items():
-        for record in _jsonl(run_dir.provider_ledger(kind)):
+        for record in read_jsonl(run_dir.provider_ledger(kind)):
             if str(record.get("id")) in ids:
                 times[str(record["id"])] = (_epoch(record.get("created_at"), origin),
                                             _epoch(record.get("settled_at"), origin))

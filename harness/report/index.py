@@ -25,9 +25,9 @@ from harness.report import _format as fmt
 from harness.report._page import cell, document, e, table
 from harness.report.analysis import blast_radius
 from harness.report.series import per_second
+from harness.report.story import colours
 from harness.rundir import RunDir
 
-_COLOURS = ("#8250df", "#bf3989", "#0f766e", "#953800", "#1b7c83", "#6e7781")
 _ORDER = {"fail": 0, "unknown": 1, "slo": 2, "pass": 3}
 
 
@@ -135,6 +135,6 @@ def _spark(run_dir: RunDir, verdict: RunVerdict | None) -> dict[str, Any]:
         except ValueError:
             windows = []
     faults = [{"start": w.start_t, "end": w.end_t if w.end_t is not None else float(timeline.seconds),
-               "colour": _COLOURS[i % len(_COLOURS)], "label": w.kind, "title": f"{w.name}: {w.kind}"}
-              for i, w in enumerate(windows)]
+               "colour": colour, "label": w.kind, "title": f"{w.name}: {w.kind}"}
+              for w, colour in zip(windows, colours(len(windows)), strict=True)]
     return {"t": list(range(timeline.seconds)), "ok": ok, "bad": bad, "faults": faults}

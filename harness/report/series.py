@@ -15,13 +15,16 @@ never completed has no second to be counted in and is reported apart (``never_co
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from harness.load.history import EventType, Op
+from harness.load.history import EventType, Op, iter_events
+from harness.rundir import RunDir
 
 _OUTCOMES = (EventType.OK.value, EventType.FAIL.value, EventType.INFO.value)
 
@@ -93,6 +96,52 @@ def per_second(events: Iterable[Mapping[str, Any]], *, origin_wall: float, min_s
     seconds = last + 1
     ops = tuple(_series(op, counts[op], latencies[op], seconds) for op in _OP_NAMES if op in counts or op in never)
     return Timeline(seconds=seconds, ops=ops, never_completed=dict(never))
+
+
+def read_timeline(run_dir: RunDir, *, min_seconds: int = 0) -> Timeline:
+    """The run directory's timeline, over the load's seconds (``run.json``) or ``min_seconds`` if more."""
+    load = _number(_json_object(run_dir.run_info).get("load_seconds")) or 0.0
+    return per_second(iter_events(run_dir.history), origin_wall=load_origin(run_dir),
+                      min_seconds=max(math.ceil(load), min_seconds))
+
+
+def load_origin(run_dir: RunDir) -> float:
+    """The epoch second the load started: ``run.json``'s, else the fault journal's ``at - t``, else the
+    first event's; what every chart of a run counts its seconds from."""
+    wall = _number(_json_object(run_dir.run_info).get("load_started_wall"))
+    if wall is not None:
+        return wall
+    for record in read_jsonl(run_dir.faults):
+        at, t = _number(record.get("at")), _number(record.get("t"))
+        if at is not None and t is not None:
+            return at - t
+    walls = (_number(event.get("wall")) for event in iter_events(run_dir.history))
+    return min((w for w in walls if w is not None), default=0.0)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file; a line that is not one is passed over (the checker reports it)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _series(op: str, counts: Mapping[str, Mapping[int, int]], latencies: Mapping[int, list[float]],

@@ -15,6 +15,9 @@ from typing import Any
 
 from harness.report import _format as fmt
 from harness.report._page import e
+from harness.report.analysis import FaultWindow
+
+FAULT_COLOURS = ("#8250df", "#bf3989", "#0f766e", "#953800", "#1b7c83", "#6e7781")
 
 _W, _LEFT, _CAP = 1000, 74, 196
 _PLOT = _W - _LEFT - _CAP
@@ -34,6 +37,31 @@ class Window:
     start: float
     end: float
     title: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "colour": self.colour, "start": self.start, "end": self.end,
+                "title": self.title}
+
+
+def colours(n: int) -> list[str]:
+    """The colour of each of ``n`` fault windows, the same on every chart and table of a page."""
+    return [FAULT_COLOURS[i % len(FAULT_COLOURS)] for i in range(n)]
+
+
+def window_label(window: FaultWindow) -> str:
+    return f"{window.kind} · {window.link}" if window.link else window.kind
+
+
+def chart_windows(windows: Sequence[FaultWindow], seconds: float) -> list[Window]:
+    """The fault windows as the charts shade them; one never healed runs to ``seconds``."""
+    out = []
+    for window, colour in zip(windows, colours(len(windows)), strict=True):
+        end = window.end_t if window.end_t is not None else float(seconds)
+        healed = f"healed at {fmt.seconds(window.end_t)}" if window.end_t is not None else "never healed"
+        out.append(Window(label=window_label(window), colour=colour, start=window.start_t, end=end,
+                          title=f"{window.name}: {window_label(window)}, from {fmt.seconds(window.start_t)}, "
+                                f"{healed}"))
+    return out
 
 
 @dataclass(frozen=True)

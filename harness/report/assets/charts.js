@@ -4,7 +4,7 @@
 
 const OQ = (() => {
   const COLOUR = {ok: "#2da44e", fail: "#cf222e", info: "#d4a72c", p50: "#80ccff", p95: "#218bff",
-                  p99: "#0a3069", pending: "#8250df", deadline: "#cf222e", axis: "#57606a", grid: "#eaeef2"};
+                  p99: "#0a3069", baseline: "#e16f24", pending: "#8250df", deadline: "#cf222e", axis: "#57606a", grid: "#eaeef2"};
   const SYNC = "oq-time";
   const charts = [];
 
@@ -135,8 +135,8 @@ const OQ = (() => {
   }
 
   // Latency percentiles per second of one operation, on a log scale: a fault's seconds and a quiet
-  // run's milliseconds are both readable on one chart.
-  function latency(el, d, op, windows) {
+  // run's milliseconds are both readable on one chart. With a baseline, its p99 is drawn dashed.
+  function latency(el, d, op, windows, baseline) {
     const x = d.t.map(t => t + 0.5);
     const clean = s => s.map(v => v == null ? null : Math.max(v, 0.1));
     const opts = timeOptions(d.seconds, windows, 200);
@@ -148,7 +148,13 @@ const OQ = (() => {
                                              points: {size: 4, fill: colour}, value: (u, v) => ms(v)});
     opts.series = [{label: "second", value: bucketLabel},
                    line("p50", COLOUR.p50, 1.5), line("p95", COLOUR.p95, 1.5), line("p99", COLOUR.p99, 2)];
-    return make(el, opts, [x, clean(op.p50), clean(op.p95), clean(op.p99)]);
+    const rows = [x, clean(op.p50), clean(op.p95), clean(op.p99)];
+    if (baseline) {
+      opts.series.push({...line("baseline p99", COLOUR.baseline, 2), dash: [7, 5], points: {size: 3,
+                        fill: COLOUR.baseline}});
+      rows.push(clean(baseline));
+    }
+    return make(el, opts, rows);
   }
 
   // Whole decades around the data, so a log axis starts and ends on a labelled tick.

@@ -1,4 +1,4 @@
-/* report.html: draws each chart where the page left a placeholder for it. */
+/* report.html and compare.html: draw each chart where the page left a placeholder for it. */
 "use strict";
 
 (() => {
@@ -9,7 +9,9 @@
     const kind = el.dataset.oqChart;
     if (kind === "backlog") OQ.backlog(el, d.backlog);
     else if (kind === "throughput") OQ.throughput(el, d.timeline, ops[el.dataset.op], d.windows);
-    else if (kind === "latency") OQ.latency(el, d.timeline, ops[el.dataset.op], d.windows);
+    else if (kind === "latency") {
+      OQ.latency(el, d.timeline, ops[el.dataset.op], d.windows, d.baseline ? d.baseline.p99[el.dataset.op] : null);
+    }
     else return;
     drawn += 1;
   });

@@ -56,6 +56,8 @@ def test_a_slow_provider_exceeds_the_p99_limit_and_a_run_matches_itself(tmp_path
     assert (window["kind"], window["link"]) == ("latency", "provider")
     assert 0.9 <= window["start_t"] < window["end_t"] and window["invoked"] > 0
     assert (tmp_path / "compare" / "compare.md").read_text().startswith("# orderquake compare")
+    page = (tmp_path / "compare" / "compare.html").read_text()
+    assert p99_line.replace("->", "-&gt;") in page and "over limit" in page
 
     itself = _orderquake("compare", str(slow), str(slow), "--max-p99-increase", "20%",
                          "--max-error-rate-increase", "0%", "--max-recovery-increase", "0s")
