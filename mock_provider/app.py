@@ -25,11 +25,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mock_provider.behaviour import Behaviour, draw_delay_s
 from mock_provider.delivery import AiohttpSender, Deliverer, Send, httpx_sender
+from mock_provider.dialects import Dialect, StripeOptions
+from mock_provider.dialects.stripe_api import StripeDialect
+from mock_provider.dialects.wire import Dropped as _Dropped
+from mock_provider.dialects.wire import Json
+from mock_provider.dialects.wire import drop_connection as _drop_connection
 from mock_provider.ledger import Ledger
 from mock_provider.metrics import MISBEHAVIOURS, REGISTRY, REQUESTS
 from mock_provider.openapi import OPENAPI
@@ -40,13 +45,6 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _URL = re.compile(r"^https?://[!-~]{1,2040}$")  # printable ASCII only: no spaces or control characters
 _MAX_AMOUNT = 10**12
 _MAX_BODY = 16 * 1024
-
-
-class Json(JSONResponse):
-    """A JSON response rendered by orjson: the create path is hot enough for it to show."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def error(status: int, kind: str, message: str, *, param: str | None = None) -> Json:
@@ -98,34 +96,20 @@ def _unknown_query(request: Request, allowed: set[str]) -> Response | None:
     return error(400, "invalid_request_error", f"unknown query parameter {unknown[0]!r}", param=unknown[0])
 
 
-def _drop_connection(request: Request) -> bool:
-    """Abort the TCP connection without a response: what a client sees when a provider dies mid-reply."""
-    cycle = getattr(request.receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return False
-    transport.abort()
-    return True
-
-
-class _Dropped(Response):
-    """Sends nothing: the connection is already gone.
-
-    The one yield lets the server run ``connection_lost`` for the aborted transport first, so it
-    sees a client that went away rather than an app that forgot to answer (which it would log
-    as an error and try to answer with a 500).
-    """
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await asyncio.sleep(0)
-
-
 def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
-               transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
-    """The provider app; ``transport`` lets tests deliver callbacks in process."""
+               transport: httpx.AsyncBaseTransport | None = None, dialect: Dialect = Dialect.NATIVE,
+               stripe: StripeOptions | None = None) -> Starlette:
+    """The provider app; ``transport`` lets tests deliver callbacks in process.
+
+    ``dialect`` picks the public API's wire format (:mod:`mock_provider.dialects`); the ledger, the
+    settlement, the misbehaviour and the truth and control endpoints are the same in each.
+    """
     ledger = Ledger(db)
     start = Behaviour(api_key=api_key, webhook_secret=webhook_secret)
-    provider = Provider(ledger, start, seed)
+    face = StripeDialect(ledger, stripe or StripeOptions()) if dialect is Dialect.STRIPE else None
+    provider = Provider(ledger, start, seed) if face is None else Provider(ledger, start, seed, face.event_for)
+    if face is not None:
+        face.bind(provider)
 
     def authorised(request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {provider.behaviour.api_key}"
@@ -263,8 +247,12 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
         except ValueError:
             return error(400, "invalid_request_error", "expected an empty body or {\"ledger\": true}")
         provider.behaviour = provider.initial
+        if face is not None:
+            face.reset()
         if isinstance(options, dict) and options.get("ledger") is True:
             ledger.wipe()
+            if face is not None:
+                face.wipe()
             provider.forget_schedule()
             await ledger.committed()
         return Json(provider.behaviour.model_dump())
@@ -290,6 +278,8 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
             else:
                 client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, timeout=5.0))
                 send = httpx_sender(client)
+            if face is not None:
+                send = face.wrap_send(send)
             deliverer = Deliverer(provider, send)
             task = asyncio.get_running_loop().create_task(deliverer.run())
             try:
@@ -299,13 +289,15 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 await deliverer.close()
                 await ledger.close()
 
-    routes = [
+    native = [
         Route("/v1/orders", api("create_order")(creator(Kind.ORDER)), methods=["POST"]),
         Route("/v1/orders", api("list_orders")(lister(Kind.ORDER)), methods=["GET"]),
         Route("/v1/orders/{id}", api("get_order")(reader(Kind.ORDER)), methods=["GET"]),
         Route("/v1/payouts", api("create_payout")(creator(Kind.PAYOUT)), methods=["POST"]),
         Route("/v1/payouts", api("list_payouts")(lister(Kind.PAYOUT)), methods=["GET"]),
         Route("/v1/payouts/{id}", api("get_payout")(reader(Kind.PAYOUT)), methods=["GET"]),
+    ]
+    shared = [
         Route("/_ledger/orders", ledger_stream(Kind.ORDER), methods=["GET"]),
         Route("/_ledger/payouts", ledger_stream(Kind.PAYOUT), methods=["GET"]),
         Route("/_ledger/callbacks", callbacks_journal, methods=["GET"]),
@@ -315,4 +307,4 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=(native if face is None else face.routes()) + shared, lifespan=lifespan)

@@ -13,7 +13,7 @@ import heapq
 import random
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def public(kind: Kind, row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+def public(kind: Kind, row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
     """The API view of a record."""
     body: dict[str, Any] = {"id": row["id"], kind.merchant_key: row["merchant_id"], "status": row["status"],
                             "amount_minor": row["amount_minor"], "currency": row["currency"],
@@ -51,6 +51,20 @@ def ledger_line(row: sqlite3.Row) -> dict[str, Any]:
     line["idempotency_key"] = row["idempotency_key"]
     line["settled_at"] = row["settled_at"]
     return line
+
+
+# How a settled (or otherwise decided) record is announced: (kind, record row with its new status,
+# unix time) to (event id, event type, callback body), or None for "no callback to deliver". The
+# native shape is below; a dialect (mock_provider.dialects) brings its own.
+EventFor = Callable[[Kind, Mapping[str, Any], float], "tuple[str, str, dict[str, Any]] | None"]
+
+
+def native_event(kind: Kind, row: Mapping[str, Any], now: float) -> tuple[str, str, dict[str, Any]]:
+    """The native callback (DESIGN.md section 3): ``{event_id, type, created, data: {order|payout}}``."""
+    event_id = f"evt_{row['id']}_{row['status']}"
+    event_type = f"{kind.value}.{row['status']}"
+    return event_id, event_type, {"event_id": event_id, "type": event_type, "created": int(now),
+                                  "data": {kind.value: public(kind, row)}}
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,9 @@ class KeyReused(Exception):
 class Provider:
     """State and rules; the HTTP layer (``app``) and the background loops (``delivery``) call in."""
 
-    def __init__(self, ledger: Ledger, behaviour: Behaviour, seed: int) -> None:
+    def __init__(self, ledger: Ledger, behaviour: Behaviour, seed: int, event_for: EventFor = native_event) -> None:
         self.ledger = ledger
+        self.event_for = event_for
         self.initial = behaviour
         self.behaviour = behaviour
         # One seed, one independent stream per concern: the draws made for requests do not shift
@@ -96,8 +111,9 @@ class Provider:
     def chance(self, rate: float, rng: random.Random | None = None) -> bool:
         return rate > 0 and (rng or self.rng).random() < rate
 
-    def new_id(self, kind: Kind, seq: int) -> str:
-        return f"{kind.provider_prefix}{self._id_salt}{seq:010d}"
+    def new_id(self, kind: Kind, seq: int, prefix: str | None = None) -> str:
+        """The id of record ``seq``: ``prefix`` (the kind's own by default), the seed's salt, ten digits."""
+        return f"{prefix or kind.provider_prefix}{self._id_salt}{seq:010d}"
 
     @staticmethod
     def seq_of(record_id: str) -> int | None:
@@ -136,26 +152,39 @@ class Provider:
     # ---- records ------------------------------------------------------------------------------
     def create(self, kind: Kind, fields: dict[str, Any], key: str | None, request_hash: str) -> Outcome:
         """Insert a new record (status ``processing``) and its idempotency entry, uncommitted."""
-        now = time.time()
         seq = self.ledger.next_seq()
-        record_id = self.new_id(kind, seq)
-        created_at = iso(now)
-        settle_after = now + self.behaviour.settle_delay_ms / 1000
-        self.ledger.execute(
-            "INSERT INTO records (id, object, merchant_id, amount_minor, currency, destination, callback_url, status,"
-            " idempotency_key, created_at, settled_at, settle_after, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (record_id, kind.value, fields[kind.merchant_key], fields["amount_minor"], fields["currency"],
-             fields.get("destination"), fields["callback_url"], "processing", key, created_at, None,
-             settle_after, seq))
-        heapq.heappush(self._due, (settle_after, seq))
-        body = {"id": record_id, kind.merchant_key: fields[kind.merchant_key], "status": "processing",
-                "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": created_at}
+        row = self.insert_record(kind, self.new_id(kind, seq), seq, merchant_id=fields[kind.merchant_key],
+                                 amount_minor=fields["amount_minor"], currency=fields["currency"],
+                                 destination=fields.get("destination"), callback_url=fields["callback_url"], key=key)
+        body = {"id": row["id"], kind.merchant_key: fields[kind.merchant_key], "status": "processing",
+                "amount_minor": fields["amount_minor"], "currency": fields["currency"], "created_at": row["created_at"]}
         if kind is Kind.PAYOUT:
             body["destination"] = fields.get("destination")
         if key is not None:
             self.ledger.execute("INSERT INTO idempotency (scope, key, request_hash, status_code, body) "
                                 "VALUES (?,?,?,?,?)", (kind.value, key, request_hash, 201, orjson.dumps(body).decode()))
         return Outcome(201, body)
+
+    def insert_record(self, kind: Kind, record_id: str, seq: int, *, merchant_id: str, amount_minor: int,
+                      currency: str, destination: str | None, callback_url: str, key: str | None,
+                      status: str = "processing") -> dict[str, Any]:
+        """Insert one ledger record, uncommitted; a ``processing`` one is scheduled for settlement.
+
+        ``seq`` must come from ``ledger.next_seq()`` and ``record_id`` must end with it (``seq_of``).
+        Any other ``status`` is already decided (a dialect's synchronous refusal) and never settles.
+        """
+        now = time.time()
+        settle_after = now + self.behaviour.settle_delay_ms / 1000
+        row = {"id": record_id, "object": kind.value, "merchant_id": merchant_id, "amount_minor": amount_minor,
+               "currency": currency, "destination": destination, "callback_url": callback_url, "status": status,
+               "idempotency_key": key, "created_at": iso(now),
+               "settled_at": None if status == "processing" else iso(now),
+               "settle_after": settle_after, "seq": seq}
+        self.ledger.execute(f"INSERT INTO records ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
+                            tuple(row.values()))
+        if status == "processing":
+            heapq.heappush(self._due, (settle_after, seq))
+        return row
 
     def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
         seq = self.seq_of(record_id)
@@ -196,23 +225,28 @@ class Provider:
             status = kind.refusal if self.chance(refuse_rate, self.settlement_rng) else kind.success
             self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?",
                                 (status, settled_at, row["seq"]))
-            updated = dict(row) | {"status": status, "settled_at": settled_at}
-            event_id = f"evt_{row['id']}_{status}"
-            payload = {"event_id": event_id, "type": f"{kind.value}.{status}",
-                       "created": int(now), "data": {kind.value: public(kind, updated)}}
-            event = {"event_id": event_id, "object": kind.value, "object_id": row["id"],
-                     "merchant_id": row["merchant_id"], "type": payload["type"], "url": row["callback_url"]}
-            # A dropped event is decided here, once: it never enters the outbox.
-            if self.chance(self.behaviour.callback_drop_rate, self.callback_rng):
-                self.journal(event, 1, "dropped", None, None, at=settled_at)
-                continue
-            delay_s = self.behaviour.callback_delay_ms / 1000
-            if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
-                # Hold this event back so that events settled after it are delivered first.
-                delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
-            self.ledger.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (event_id, kind.value, row["id"], row["merchant_id"], payload["type"], row["callback_url"],
-                 orjson.dumps(payload).decode(), now + delay_s))
+            self.announce(kind, dict(row) | {"status": status, "settled_at": settled_at}, now)
         return len(rows)
+
+    def announce(self, kind: Kind, row: Mapping[str, Any], now: float) -> None:
+        """Put the callback for ``row``'s new status in the outbox, applying the callback misbehaviours."""
+        event = self.event_for(kind, row, now)
+        if event is None:
+            return
+        event_id, event_type, payload = event
+        at = iso(now)
+        journaled = {"event_id": event_id, "object": kind.value, "object_id": row["id"],
+                     "merchant_id": row["merchant_id"], "type": event_type, "url": row["callback_url"]}
+        # A dropped event is decided here, once: it never enters the outbox.
+        if self.chance(self.behaviour.callback_drop_rate, self.callback_rng):
+            self.journal(journaled, 1, "dropped", None, None, at=at)
+            return
+        delay_s = self.behaviour.callback_delay_ms / 1000
+        if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
+            # Hold this event back so that events settled after it are delivered first.
+            delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
+        self.ledger.execute(
+            "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (event_id, kind.value, row["id"], row["merchant_id"], event_type, row["callback_url"],
+             orjson.dumps(payload).decode(), now + delay_s))
