@@ -1,17 +1,26 @@
-"""How fast and how small the checker is on a large run: 1,000,000 orders with their history.
+"""How fast and how small reading a large run's evidence is: 1,000,000 orders with their history.
 
-Writes a synthetic run directory (history of 8 processes with duplicates and unknown outcomes,
-the SUT state, the provider ledger, the final-read marker) into a temporary folder, then runs
-``load_inputs`` + ``check`` in a fresh child process and prints its wall time, its CPU time and
-its peak RSS (sampled from /proc, the history worker's added in), and the machine's load
-average: on a shared machine the CPU time is the steadier number. Target: within 10 s and 1 GiB.
+Writes a synthetic run directory (history of 8 processes with duplicates and unknown outcomes, the
+SUT state, the provider ledger, the final-read marker) into a temporary folder, and a second one
+with the same history in another key order and spacing. Then measures, each in a fresh child
+process so that its memory is its own: the previous implementation (``load_inputs`` + ``check``,
+if an old source tree is given with ``--previous-src``: it left the tree in 605fe04), the Python
+reference reader (``harness.checker.reading``; ``--skip-python`` skips it, it takes minutes), and
+the DuckDB reader (``harness.checker.reading_duckdb``) on both layouts. For each: wall time, CPU
+time (its threads and children included) and peak RSS (sampled from /proc every 10 ms, children
+included). The DuckDB reader must stay within 3 s and 700 MiB; the machine's load average is
+printed too, since on a shared machine CPU time is the steadier number.
 
-    python -m bench.checker_scale [--orders 1000000]
+    python -m bench checker_scale
+    python -m bench.checker_scale [--orders 1000000] [--skip-python] [--previous-src DIR]
+
+An old tree for ``--previous-src``: ``git archive 34c5b42 harness | tar -x -C DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -21,48 +30,64 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 _PROCESSES = 8
-_TARGET_SECONDS = 10.0
-_TARGET_BYTES = 1 << 30
+_TARGET_SECONDS = 3.0
+_TARGET_BYTES = 700 << 20
+_READERS = ("previous", "python", "duckdb")
 
 
-def generate(run_dir: Path, orders: int) -> None:
-    """Every 100th order is submitted twice, every 200th ends ``info``, every 20th is declined."""
+def generate(run_dir: Path, orders: int, rewritten: Path | None = None) -> None:
+    """Every 100th order is submitted twice, every 200th ends ``info``, every 20th is declined.
+
+    ``rewritten``, if given, gets the same history in another layout (keys reversed, spaces after
+    ``:`` and ``,``, as Python's json writes them) and links to the same state files.
+    """
     history = run_dir / "history"
     state = run_dir / "state"
     history.mkdir(parents=True)
     state.mkdir()
     files = [(history / f"{p}.jsonl").open("w") for p in range(_PROCESSES)]
+    others = []
+    if rewritten is not None:
+        (rewritten / "history").mkdir(parents=True)
+        others = [(rewritten / "history" / f"{p}.jsonl").open("w") for p in range(_PROCESSES)]
     with (state / "sut_orders.jsonl").open("w") as sut, (state / "provider_orders.ndjson").open("w") as ledger:
         for n in range(orders):
             process = n % _PROCESSES
             op_id = f"rbench-o-{process}-{n}"
             amount = 100 + n % 9000
             attempts = 2 if n % 100 == 0 else 1
-            out = files[process]
             for attempt in range(1, attempts + 1):
-                # The history writer's layout, key for key (harness.load.history.HistoryWriter).
-                head = f'"op":"order","id":"{op_id}","process":{process}'
-                tail = f'"attempt":{attempt},"value":{{"amount_minor":{amount},"currency":"EUR"}}'
-                out.write(f'{{"type":"invoke",{head},"time":{n * 10},"wall":1795416377.96,{tail},'
-                          '"status":null,"error":null}\n')
-                if n % 200 == 0 and attempt == 1:
-                    out.write(f'{{"type":"info",{head},"time":{n * 10 + 5},"wall":1795416378.96,{tail},'
-                              '"status":null,"error":"ReadTimeout: timed out"}\n')
-                else:
-                    out.write(f'{{"type":"ok",{head},"time":{n * 10 + 5},"wall":1795416378.96,{tail},'
-                              '"status":201,"error":null}\n')
+                outcome = "info" if n % 200 == 0 and attempt == 1 else "ok"
+                for kind, time_ns, wall in (("invoke", n * 10, 1795416377.96), (outcome, n * 10 + 5, 1795416378.96)):
+                    status = "null" if kind != "ok" else "201"
+                    error = '"ReadTimeout: timed out"' if kind == "info" else "null"
+                    # The history writer's layout, key for key (harness.load.history.HistoryWriter).
+                    files[process].write(
+                        f'{{"type":"{kind}","op":"order","id":"{op_id}","process":{process},"time":{time_ns},'
+                        f'"wall":{wall},"attempt":{attempt},"value":{{"amount_minor":{amount},"currency":"EUR"}},'
+                        f'"status":{status},"error":{error}}}\n')
+                    if others:
+                        others[process].write(
+                            f'{{"error": {error}, "status": {status}, "value": {{"currency": "EUR", '
+                            f'"amount_minor": {amount}}}, "attempt": {attempt}, "wall": {wall}, "time": {time_ns}, '
+                            f'"process": {process}, "id": "{op_id}", "op": "order", "type": "{kind}"}}\n')
             status = "declined" if n % 20 == 0 else "succeeded"
             sut.write(f'{{"order_id":"{op_id}","status":"{status}","amount_minor":{amount}}}\n')
             ledger.write(f'{{"id":"po_{n}","merchant_order_id":"{op_id}","amount_minor":{amount},"currency":"EUR",'
                          f'"status":"{status}","idempotency_key":"{op_id}","created_at":"2026-01-01T00:00:00Z",'
                          '"settled_at":"2026-01-01T00:00:01Z"}\n')
-    for handle in files:
+    for handle in files + others:
         handle.close()
     (state / "sut_payouts.jsonl").write_text("")
     (state / "provider_payouts.ndjson").write_text("")
     (state / "complete.json").write_text("{}")
+    if rewritten is not None:
+        (rewritten / "state").mkdir()
+        for path in state.iterdir():
+            os.link(path, rewritten / "state" / path.name)
 
 
 class _TreeRss(threading.Thread):
@@ -83,72 +108,135 @@ class _TreeRss(threading.Thread):
             pass
         return 0
 
-    def run(self) -> None:
+    def sample(self) -> None:
         me = os.getpid()
+        children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        self.peak_kib = max(self.peak_kib, self._rss_kib(me) + sum(map(self._rss_kib, children)))
+
+    def run(self) -> None:
         while not self._done.wait(0.01):
-            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
-            self.peak_kib = max(self.peak_kib, self._rss_kib(me) + sum(map(self._rss_kib, children)))
+            self.sample()
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+        self.sample()
 
 
-def measure(run_dir: Path) -> dict[str, object]:
-    """Run the checker once on ``run_dir``; called in a child so the RSS is the checker's alone."""
-    from harness.checker import check, load_inputs
+def measure(reader: str, run_dir: Path, previous_src: Path | None) -> dict[str, Any]:
+    """Read ``run_dir`` once with ``reader``; called in a child so that the RSS is the reader's alone."""
+    if reader == "previous":
+        if previous_src is not None:
+            sys.path.insert(0, str(previous_src))
+        try:
+            from harness.checker.artifacts import load_inputs  # type: ignore[import-not-found]
+            from harness.checker.check import check  # type: ignore[import-not-found]
+        except ImportError as exc:
+            return {"skipped": f"the previous reader is not in this tree ({exc}); give --previous-src"}
 
+        def run() -> dict[str, Any]:
+            result = check(load_inputs(run_dir))
+            return {"verdict": result.verdict.value, "attempted": result.counts.attempted}
+    else:
+        from harness.checker import reading, reading_duckdb
+        from harness.rundir import RunDir
+
+        files = RunDir(run_dir).evidence_files()
+        read = reading_duckdb.read_evidence if reader == "duckdb" else reading.read_evidence
+
+        def run() -> dict[str, Any]:
+            evidence = read(files)
+            return {"summary": summarize(evidence), "attempted": evidence.counts.attempted}
     sampler = _TreeRss()
     sampler.start()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    inputs = load_inputs(run_dir)
-    loaded = time.perf_counter()
-    result = check(inputs)
-    finished = time.perf_counter()
+    outcome = run()
+    seconds = time.perf_counter() - started
     sampler.stop()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    # A large history is summarised by a second process (harness.checker.history_files), which
-    # runs while this one reads the state: its CPU counts, and the memory of both at once.
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = max(usage.ru_maxrss, sampler.peak_kib)
-    return {"cpu_s": round(usage.ru_utime + usage.ru_stime + worker.ru_utime + worker.ru_stime, 3),
-            "worker_peak_rss_bytes": worker.ru_maxrss * 1024,
-            "load_s": round(loaded - started, 3), "check_s": round(finished - loaded, 3),
-            "total_s": round(finished - started, 3), "peak_rss_bytes": peak_kib * 1024,
-            "verdict": result.verdict.value, "attempted": result.counts.attempted,
-            "violations": {c.value: n for c, n in result.violations.items()}}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+           + children.ru_utime + children.ru_stime)
+    peak_kib = max(sampler.peak_kib, after.ru_maxrss + children.ru_maxrss)
+    return {"wall_s": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_rss_bytes": peak_kib * 1024, **outcome}
+
+
+def summarize(evidence: Any) -> str:
+    """What must be equal between readers, in a few words (the judged ids sorted by flow and id)."""
+    judged = sorted((e.kind.value, e.id, e.client, e.sut, e.provider, e.forged) for e in evidence.judged)
+    return json.dumps({"judged": len(judged), "judged_sha256": hashlib.sha256(repr(judged).encode()).hexdigest()[:16],
+                       "clean": {k.value: n for k, n in evidence.clean.items()},
+                       "money": sorted([k.value, c, s.provider_minor, s.sut_minor]
+                                       for (k, c), s in evidence.money.items()),
+                       "counts": evidence.counts.to_json(), "damage": len(evidence.damage),
+                       "torn": len(evidence.torn), "unreadable": sorted(k.value for k in evidence.unreadable)},
+                      sort_keys=True)
+
+
+def _child(reader: str, run_dir: Path, previous_src: Path | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.checker_scale", "--measure", reader, str(run_dir)]
+    if previous_src is not None:
+        command += ["--previous-src", str(previous_src)]
+    child = subprocess.run(command, capture_output=True, text=True, check=False)
+    if child.returncode != 0:
+        return {"failed": child.stderr.strip().splitlines()[-1] if child.stderr.strip() else "no output"}
+    result: dict[str, Any] = json.loads(child.stdout)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-python", action="store_true", help="do not run the (slow) Python reference reader")
+    parser.add_argument("--previous-src", type=Path, help="a source tree holding the previous reader")
+    parser.add_argument("--measure", nargs=2, metavar=("READER", "RUN_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure is not None:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]), args.previous_src)))
         return 0
     with tempfile.TemporaryDirectory(prefix="orderquake-bench-") as tmp:
-        run_dir = Path(tmp) / "run"
+        run_dir, rewritten = Path(tmp) / "run", Path(tmp) / "rewritten"
         started = time.perf_counter()
-        generate(run_dir, args.orders)
+        generate(run_dir, args.orders, rewritten)
         size = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
-        print(f"generated {args.orders} orders ({size / 1e6:.0f} MB of artifacts) in "
-              f"{time.perf_counter() - started:.1f} s")
-        child = subprocess.run([sys.executable, "-m", "bench.checker_scale", "--measure", str(run_dir)],
-                               capture_output=True, text=True, check=False)
-        if child.returncode != 0:
-            print(child.stderr, file=sys.stderr)
-            return 1
-        numbers = json.loads(child.stdout)
-    seconds = float(numbers["total_s"])
-    rss = int(numbers["peak_rss_bytes"])
-    print(f"checker: load {numbers['load_s']} s + check {numbers['check_s']} s = {seconds} s wall, "
-          f"{numbers['cpu_s']} s CPU in both processes (target {_TARGET_SECONDS:.0f} s); peak RSS "
-          f"{rss / (1 << 20):.0f} MiB, with the history worker's "
-          f"(its own peak {int(numbers['worker_peak_rss_bytes']) >> 20} MiB; target 1024 MiB); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"verdict {numbers['verdict']}, {numbers['attempted']} submissions, violations {numbers['violations']}")
-    ok = seconds <= _TARGET_SECONDS and rss <= _TARGET_BYTES
+        print(f"generated {args.orders} orders ({size / 1e6:.0f} MB of artifacts, and the history again in "
+              f"another layout) in {time.perf_counter() - started:.1f} s")
+        plan = [("previous", run_dir), ("python", run_dir), ("duckdb", run_dir), ("duckdb", rewritten)]
+        rows = []
+        for reader, directory in plan:
+            label = f"{reader}{' (rewritten history)' if directory == rewritten else ''}"
+            if reader == "python" and args.skip_python:
+                rows.append((label, {"skipped": "--skip-python"}))
+                continue
+            rows.append((label, _child(reader, directory, args.previous_src)))
+    return report(rows)
+
+
+def report(rows: list[tuple[str, dict[str, Any]]]) -> int:
+    print(f"\n{'reader':34} {'wall s':>7} {'CPU s':>7} {'peak RSS':>9}   result")
+    ok = True
+    summaries = set()
+    for label, numbers in rows:
+        if "wall_s" not in numbers:
+            print(f"{label:34} {'-':>7} {'-':>7} {'-':>9}   {numbers.get('skipped') or numbers.get('failed')}")
+            ok = ok and not label.startswith("duckdb")
+            continue
+        rss = int(numbers["peak_rss_bytes"])
+        verdict = ""
+        if label.startswith("duckdb"):
+            passed = numbers["wall_s"] <= _TARGET_SECONDS and rss <= _TARGET_BYTES
+            ok = ok and passed
+            verdict = "PASS" if passed else "MISS"
+        if "summary" in numbers:
+            summaries.add(numbers["summary"])
+        shown = f"{numbers['attempted']} submissions" + (f", {numbers['verdict']}" if "verdict" in numbers else "")
+        print(f"{label:34} {numbers['wall_s']:7.2f} {numbers['cpu_s']:7.2f} {rss / (1 << 20):6.0f} MiB   "
+              f"{shown} {verdict}")
+    same = "the same evidence" if len(summaries) == 1 else f"{len(summaries)} different evidences"
+    print(f"\nreaders of evidence: {same}; targets {_TARGET_SECONDS:.0f} s and {_TARGET_BYTES >> 20} MiB for the "
+          f"DuckDB reader; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    ok = ok and len(summaries) <= 1
     print("PASS" if ok else "MISS")
     return 0 if ok else 1
 

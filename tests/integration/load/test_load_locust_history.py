@@ -67,8 +67,8 @@ def steady_server(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _run_locust(url: str, tmp_path: Path, *, workers: int = 0) -> list[dict[str, Any]]:
-    shape = LoadShape(users=6, spawn_rate=6, duration_s=4, duplicates=0.5, request_timeout_s=1.0,
+def _run_locust(url: str, tmp_path: Path, *, workers: int = 0, timeout_s: float = 1.0) -> list[dict[str, Any]]:
+    shape = LoadShape(users=6, spawn_rate=6, duration_s=4, duplicates=0.5, request_timeout_s=timeout_s,
                       mix={"order": 6, "payout": 2, "get_order": 1, "get_payout": 1})
     commands = locust_commands(shape, host=url, history_dir=tmp_path / "history", locust_dir=tmp_path / "locust",
                                seed=11, run_id=RUN_ID, workers=workers)
@@ -132,7 +132,9 @@ def test_locust_history_is_well_formed_with_duplicates_and_timeouts(hanging_serv
 
 
 def test_workers_write_their_own_files_with_distinct_processes(steady_server: str, tmp_path: Path) -> None:
-    events = _run_locust(steady_server, tmp_path, workers=2)
+    # A long client timeout: on a machine busy with other suites a steady server can take over 1 s to
+    # answer, and this test is about files and processes, not timeouts.
+    events = _run_locust(steady_server, tmp_path, workers=2, timeout_s=10.0)
     files = sorted((tmp_path / "history").glob("*.jsonl"))
     assert len(files) == 2, "one history file per worker, none for the master"
     _assert_well_formed(events)
