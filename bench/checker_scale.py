@@ -129,8 +129,8 @@ def measure(reader: str, run_dir: Path, previous_src: Path | None) -> dict[str, 
         if previous_src is not None:
             sys.path.insert(0, str(previous_src))
         try:
-            from harness.checker.artifacts import load_inputs  # type: ignore[import-not-found]
-            from harness.checker.check import check  # type: ignore[import-not-found]
+            from harness.checker.artifacts import load_inputs
+            from harness.checker.check import check
         except ImportError as exc:
             return {"skipped": f"the previous reader is not in this tree ({exc}); give --previous-src"}
 

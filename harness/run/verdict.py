@@ -48,7 +48,7 @@ from harness.checker.model import (
     Verdict,
     compose,
 )
-from harness.checker.reading import read_evidence
+from harness.checker.reading_duckdb import read_evidence
 from harness.load.history import iter_events
 from harness.report import write_html, write_junit
 from harness.report.github import write_github_outputs
