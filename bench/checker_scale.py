@@ -5,7 +5,7 @@ SUT state, the provider ledger, the final-read marker) into a temporary folder, 
 with the same history in another key order and spacing. Then measures, each in a fresh child
 process so that its memory is its own: the previous implementation (``load_inputs`` + ``check``,
 if an old source tree is given with ``--previous-src``: it left the tree in 605fe04), the Python
-reference reader (``harness.checker.reading``; ``--skip-python`` skips it, it takes minutes), and
+reference reader (``harness.checker.reading``; ``--skip-python`` skips it: about a minute, 2.4 GiB), and
 the DuckDB reader (``harness.checker.reading_duckdb``) on both layouts. For each: wall time, CPU
 time (its threads and children included) and peak RSS (sampled from /proc every 10 ms, children
 included). The DuckDB reader must stay within 3 s and 700 MiB; the machine's load average is
@@ -35,7 +35,6 @@ from typing import Any
 _PROCESSES = 8
 _TARGET_SECONDS = 3.0
 _TARGET_BYTES = 700 << 20
-_READERS = ("previous", "python", "duckdb")
 
 
 def generate(run_dir: Path, orders: int, rewritten: Path | None = None) -> None:
