@@ -22,6 +22,10 @@ request without a key (the SDK adds one to every POST; an application retrying b
 new one) always acts anew. Misbehaviour (``/_control/behaviour``) applies to every POST in the
 native order; ``PUT /_control/stripe {"injected_error_status": 429|500|503}`` picks the status of
 ``error_rate``'s injected failures.
+
+Keys: the secret key (``sk_...``) may call everything. The publishable key derived from it
+(:func:`publishable_key`), which Stripe.js uses in the payer's browser, may only retrieve and
+confirm a PaymentIntent, and only with that intent's ``client_secret``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -62,6 +67,26 @@ _KEY = re.compile(r"^[ -~]{1,255}$")
 _CLAUSE = re.compile(r"""^\s*(?:metadata\[(['"])(?P<key>[^'"]+)\1\]|(?P<field>status))"""
                      r"""\s*:\s*(['"])(?P<value>[^'"]*)\4\s*$""")
 _INJECTED = {429: ("invalid_request_error", "rate_limit"), 500: ("api_error", None), 503: ("api_error", None)}
+
+
+def publishable_key(api_key: str) -> str:
+    """The publishable key paired with the secret ``api_key``: ``sk_test_x`` -> ``pk_test_x``, ``x`` -> ``pk_x``.
+
+    >>> publishable_key("sk_test_abc")
+    'pk_test_abc'
+    """
+    return "pk_" + api_key.removeprefix("sk_") if api_key.startswith("sk_") else "pk_" + api_key
+
+
+class KeyKind(Enum):
+    """Which of the account's two keys authorised a request."""
+
+    SECRET = "secret"
+    PUBLISHABLE = "publishable"
+
+
+# What a publishable key may call: the payer's side of a PaymentIntent (route names of ``routes()``).
+_PUBLISHABLE_ROUTES = frozenset({"confirm_payment_intent", "get_payment_intent"})
 
 
 class ParamError(Exception):
@@ -213,25 +238,48 @@ class StripeDialect:
         self.injected_error_status = 500
 
     # ---- the HTTP face ------------------------------------------------------------------------
-    def _authorised(self, request: Request) -> bool:
+    def _key_kind(self, request: Request) -> KeyKind | None:
+        """Which key authorised ``request``, or None for a missing or wrong one."""
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "basic":
             try:
                 credential = base64.b64decode(credential, validate=True).decode().partition(":")[0]
             except (binascii.Error, UnicodeDecodeError):
-                return False
+                return None
         elif scheme.lower() != "bearer":
-            return False
-        return hmac.compare_digest(credential.encode(), self.provider.behaviour.api_key.encode())
+            return None
+        api_key = self.provider.behaviour.api_key
+        if hmac.compare_digest(credential.encode(), api_key.encode()):
+            return KeyKind.SECRET
+        if hmac.compare_digest(credential.encode(), publishable_key(api_key).encode()):
+            return KeyKind.PUBLISHABLE
+        return None
+
+    @staticmethod
+    def _client_secret(request: Request, stored: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        """A publishable key must present the intent's ``client_secret``; a secret key may, and then it must match."""
+        given = params.get("client_secret")
+        if given is None and not request.state.publishable:
+            return
+        if given is None:
+            raise ParamError("client_secret", "Missing required param: client_secret.", "parameter_missing")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), stored["client_secret"].encode()):
+            raise ParamError("client_secret", "The client_secret provided does not match the client_secret "
+                             "associated with the PaymentIntent.", "payment_intent_invalid_parameter")
 
     def _endpoint(self, route: str, handler: Callable[[Request], Awaitable[Response]]
                   ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request_id = f"req_{self.provider.seed}_{next(self._requests)}"
-            if not self._authorised(request):
+            kind = self._key_kind(request)
+            request.state.publishable = kind is KeyKind.PUBLISHABLE
+            if kind is None:
                 response: Response = _fail(401, "invalid_request_error",
                                            "Invalid API Key provided: send 'Authorization: Bearer sk_test_...'")
+            elif kind is KeyKind.PUBLISHABLE and route not in _PUBLISHABLE_ROUTES:
+                response = _fail(401, "invalid_request_error", "This API call cannot be made with a publishable "
+                                 "API key. Please use a secret API key.")
             else:
                 try:
                     response = await handler(request)
@@ -373,7 +421,7 @@ class StripeDialect:
 
     async def confirm_intent(self, request: Request) -> Response:
         params = await self._form(request)
-        _allowed(params, {"payment_method", "expand", "return_url", "receipt_email"})
+        _allowed(params, {"payment_method", "expand", "return_url", "receipt_email", "client_secret"})
         method, expand = _payment_method(params), _expand(params, {"latest_charge"})
         intent_id = request.path_params["id"]
 
@@ -392,7 +440,8 @@ class StripeDialect:
                     "invalid_request_error", "You cannot confirm this PaymentIntent because it's missing a payment "
                     "method.", code="payment_intent_unexpected_state", param="payment_method"))
             return self._confirm(stored, seq, key, expand)
-        self._intent(intent_id)  # a 404 is not an answer worth storing under the key
+        # A 404 or a wrong client secret is not an answer worth storing under the key.
+        self._client_secret(request, self._intent(intent_id)[0], params)
         return await self._mutate(request, params, apply)
 
     async def cancel_intent(self, request: Request) -> Response:
@@ -423,6 +472,7 @@ class StripeDialect:
         params = self._query(request)
         _allowed(params, {"expand", "client_secret"})
         stored, record, _ = self._intent(request.path_params["id"])
+        self._client_secret(request, stored, params)
         return Json(self._expanded(shapes.payment_intent(stored, record), _expand(params, {"latest_charge"})))
 
     def _intents(self, page: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
