@@ -66,13 +66,20 @@ class HistoryWriter:
 
     def record(self, kind: EventType, op: Op, op_id: str, *, process: int, attempt: int,
                value: dict[str, Any] | None = None, status: int | None = None,
-               error: str | None = None) -> None:
-        """Buffer one event, stamped now; write the batch if it is full or old enough."""
-        self._buffer.append(orjson.dumps({
+               error: str | None = None, intended_time: int | None = None) -> None:
+        """Buffer one event, stamped now; write the batch if it is full or old enough.
+
+        ``intended_time`` (monotonic ns, open-model load only) is when the arrival schedule meant
+        the operation to start; the event's ``time`` stays when it actually started.
+        """
+        event = {
             "type": kind.value, "op": op.value, "id": op_id, "process": process,
             "time": time.monotonic_ns(), "wall": time.time(), "attempt": attempt,
             "value": value if value is not None else {}, "status": status, "error": error,
-        }))
+        }
+        if intended_time is not None:
+            event["intended_time"] = intended_time
+        self._buffer.append(orjson.dumps(event))
         if len(self._buffer) >= self._batch_size or self._clock() - self._last_flush >= self._interval:
             self.flush()
 
