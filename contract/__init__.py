@@ -92,3 +92,15 @@ class Component(StrEnum):
 
 
 __all__ = ["PROVIDER_STATUSES", "SUT_STATUSES", "Component", "Flow", "Link", "Status"]
+
+
+class Dialect(StrEnum):
+    """The API dialects the mock provider speaks (the target file's ``provider.dialect``)."""
+
+    NATIVE = "native"  # docs/design.md section 3
+    STRIPE = "stripe"  # Stripe's wire format (mock_provider/dialects/)
+
+
+def publishable_key(api_key: str) -> str:
+    """The publishable key paired with a secret key (``sk_test_x`` -> ``pk_test_x``), as a browser holds it."""
+    return "pk_" + (api_key.removeprefix("sk_") if api_key.startswith("sk_") else api_key)

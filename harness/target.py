@@ -1,10 +1,13 @@
-"""The target file (DESIGN.md section 4): how to start a system under test and read its state.
+"""The target file (docs/design.md section 4): how to set up, start and inspect a system under test.
 
-``start`` is an argv list; ``{variant}`` in it becomes the ``--variant`` of the run (default
-``correct``) and ``{python}`` the interpreter running orderquake, so a target file works inside
-and outside a virtualenv. The SUT gets its environment from the stage (PORT, DATABASE_URL, ...).
-An optional ``variants`` list (orderquake's addition to the format) lets a wrong ``--variant`` be
-refused with the allowed names before anything starts, instead of as a SUT that exits at start.
+``start`` and each ``setup`` command are argv lists whose parts are templates: ``{variant}`` is the
+run's ``--variant`` (default ``correct``), ``{python}`` the interpreter running orderquake, and the
+stage's values (``{port}``, ``{database_url}``, ...: ``STAGE_FIELDS``) are what the stage gives.
+``env`` maps the SUT's own variable names to templates over the same values, so a service that
+reads ``PGHOST`` or ``STRIPE_SECRET_KEY`` gets them under its own names. ``flows`` (optional)
+describes one client operation per flow as HTTP steps (``harness.flows``); without it the load
+speaks the contract's API. ``variants`` lets a wrong ``--variant`` be refused with the allowed
+names before anything starts. Every check names file, line and field.
 """
 
 from __future__ import annotations
@@ -17,15 +20,25 @@ from typing import Any
 
 import yaml
 
-from contract import SUT_STATUSES, Flow
+from contract import SUT_STATUSES, Dialect, Flow
 from harness._exceptions import ScenarioError, UsageError
 from harness._paths import PROJECT_ROOT
+from harness._yaml import Path_, Reader, load_with_lines, show
+from harness.flows.model import FlowSteps, parse_flows
+from harness.flows.template import Template
 
 DEFAULT_TARGET = PROJECT_ROOT / "targets" / "reference.yaml"
 FLOW_STATUSES = {flow.plural: tuple(status.value for status in SUT_STATUSES[flow]) for flow in Flow}
 CONTRACT_STATUSES = tuple(dict.fromkeys(status for statuses in FLOW_STATUSES.values() for status in statuses))
-_KEYS = {"name", "start", "health", "state", "env", "ready_deadline", "variants"}
-_STATE_KEYS = {"orders_sql", "payouts_sql", "status_map"}
+DIALECTS = tuple(dialect.value for dialect in Dialect)
+STAGE_FIELDS = ("port", "database_url", "database_host", "database_port", "database_name", "database_user",
+                "database_password", "provider_url", "api_key", "publishable_key", "webhook_secret",
+                "callback_base_url")
+COMMAND_FIELDS = ("variant", "python", *STAGE_FIELDS)
+_KEYS = ("name", "cwd", "setup", "setup_deadline", "start", "health", "ready_deadline", "variants", "provider",
+         "env", "fixtures", "statuses", "state", "flows")
+_STATE_KEYS = ("orders_sql", "payouts_sql", "status_map")
+_PROVIDER_KEYS = ("dialect", "webhook_path", "python_shim")
 
 
 @dataclass(frozen=True)
@@ -45,15 +58,31 @@ class TargetState:
 
 
 @dataclass(frozen=True)
+class ProviderSpec:
+    """How the mock provider speaks to this SUT: its API dialect, its webhook path, the SDK shim."""
+
+    dialect: str = "native"
+    webhook_path: str = "/stripe/webhook"  # the SUT's path the stripe dialect delivers events to
+    python_shim: bool = False  # point stripe-python at the provider link with a sitecustomize
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     start: tuple[str, ...]
     health: str
     state: TargetState
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # the SUT's names to templates over STAGE_FIELDS
     ready_deadline: float = 30.0
     source: Path | None = None
     variants: tuple[str, ...] = ()  # empty: any variant is passed through unchecked
+    cwd: Path | None = None
+    setup: tuple[tuple[str, ...], ...] = ()
+    setup_deadline: float = 300.0
+    fixtures: str | None = None
+    provider: ProviderSpec = field(default_factory=ProviderSpec)
+    flows: Mapping[Flow, FlowSteps] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the file's data, kept in the run directory
 
     def check_variant(self, variant: str | None) -> str:
         """The variant to run (default ``correct``), or a UsageError listing the target's variants."""
@@ -63,12 +92,34 @@ class Target:
                              f"{', '.join(self.variants)}")
         return chosen
 
-    def argv(self, variant: str | None) -> list[str]:
-        """The start argv with ``{variant}`` and ``{python}`` filled in."""
-        chosen = self.check_variant(variant)
-        return [part.replace("{variant}", chosen).replace("{python}", sys.executable) for part in self.start]
+    def command(self, argv: tuple[str, ...], variant: str | None, values: Mapping[str, str] | None = None
+                ) -> list[str]:
+        """``argv`` with ``{variant}``, ``{python}`` and the stage's ``values`` filled in."""
+        known = {"variant": self.check_variant(variant), "python": sys.executable, **(values or {})}
+        return [Template.parse(part).render(known) for part in argv]
+
+    def argv(self, variant: str | None, values: Mapping[str, str] | None = None) -> list[str]:
+        """The start argv with its placeholders filled in."""
+        return self.command(self.start, variant, values)
+
+    def environment(self, values: Mapping[str, str]) -> dict[str, str]:
+        """``env`` rendered with the stage's values."""
+        return {name: Template.parse(text).render(values) for name, text in self.env.items()}
+
+    def flow_names(self) -> tuple[str, ...]:
+        """The operations this target's load can send: every op when it speaks the contract."""
+        if not self.flows:
+            return tuple(op for flow in Flow for op in (flow.value, f"get_{flow.value}"))
+        names: list[str] = []
+        for flow, steps in self.flows.items():
+            names.append(flow.value)
+            if steps.read is not None:
+                names.append(f"get_{flow.value}")
+        return tuple(names)
 
     def to_yaml(self) -> str:
+        if self.raw:
+            return yaml.safe_dump(dict(self.raw), sort_keys=False)
         data: dict[str, Any] = {"name": self.name, "start": list(self.start), "health": self.health,
                                 "state": {"orders_sql": self.state.orders_sql, "payouts_sql": self.state.payouts_sql,
                                           "status_map": {flow: dict(m) for flow, m in self.state.status_maps.items()}},
@@ -78,77 +129,124 @@ class Target:
         return yaml.safe_dump(data, sort_keys=False)
 
 
-def _fail(path: Path, field_name: str, message: str) -> ScenarioError:
-    return ScenarioError(message, file=str(path), field=field_name)
-
-
-def _text(data: Mapping[str, Any], key: str, path: Path, where: str = "") -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(path, f"{where}{key}", f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _status_maps(raw: Any, path: Path) -> dict[str, dict[str, str]]:
-    """``status_map`` per flow (``{orders: {...}, payouts: {...}}``), or one flat map for both flows."""
-    where = "state.status_map"
+def _status_maps(r: Reader, raw: Any, where: Path_) -> dict[str, dict[str, str]]:
+    """A status map per flow (``{orders: {...}, payouts: {...}}``), or one flat map for both flows."""
     if not isinstance(raw, dict):
-        raise _fail(path, where, "expected a mapping of the SUT's status names to contract names, per flow "
-                                 "({orders: {paid: succeeded}, payouts: {...}}) or for both")
+        raise r.fail(where, "expected a mapping of the SUT's status names to contract names, per flow "
+                            "({orders: {paid: succeeded}, payouts: {...}}) or for both")
     per_flow = bool(raw) and set(raw) <= set(FLOW_STATUSES) and all(isinstance(v, dict) for v in raw.values())
     maps: dict[str, dict[str, str]] = {}
     for flow, allowed in FLOW_STATUSES.items():
         entries = (raw.get(flow) or {}) if per_flow else raw
-        prefix = f"{where}.{flow}" if per_flow else where
+        prefix = (*where, flow) if per_flow else where
         choices = allowed if per_flow else CONTRACT_STATUSES
         for own, contract in entries.items():
             if contract not in choices:
-                raise _fail(path, f"{prefix}.{own}", f"expected one of {', '.join(choices)}, got {contract!r}")
+                raise r.fail((*prefix, str(own)), f"the SUT's word {own!r} maps to {show(contract)}: expected one "
+                                                  f"of {', '.join(choices)}")
         maps[flow] = {str(own): str(contract) for own, contract in entries.items()
                       if per_flow or contract in allowed}
     return maps
+
+
+def _argv(r: Reader, raw: Any, path: Path_) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+        raise r.fail(path, f"expected a non-empty list of strings (an argv), got {show(raw)}")
+    for index, part in enumerate(raw):
+        _check_template(r, part, (*path, index), COMMAND_FIELDS)
+    return tuple(raw)
+
+
+def _check_template(r: Reader, text: str, path: Path_, allowed: tuple[str, ...]) -> None:
+    template = r.convert(path, text, Template.parse)
+    for name in template.names:
+        if name not in allowed:
+            raise r.fail(path, f"unknown placeholder {{{name}}}: expected one of {', '.join(allowed)}")
+
+
+def _provider(r: Reader, raw: Any) -> ProviderSpec:
+    data = r.mapping(raw or {}, ("provider",), _PROVIDER_KEYS)
+    dialect = data.get("dialect", "native")
+    if dialect not in DIALECTS:
+        raise r.fail(("provider", "dialect"), f"unknown dialect {show(dialect)}: expected one of {', '.join(DIALECTS)}")
+    webhook = data.get("webhook_path", ProviderSpec.webhook_path)
+    if not isinstance(webhook, str) or not webhook.startswith("/"):
+        raise r.fail(("provider", "webhook_path"), f"expected a path starting with '/', got {show(webhook)}")
+    shim = data.get("python_shim", False)
+    if not isinstance(shim, bool):
+        raise r.fail(("provider", "python_shim"), f"expected true or false, got {show(shim)}")
+    return ProviderSpec(dialect=dialect, webhook_path=webhook, python_shim=shim)
 
 
 def load_target(path: Path | None = None) -> Target:
     """Read and check a target file; ``None`` is the reference service."""
     path = path or DEFAULT_TARGET
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
-        raise UsageError(f"target file {path} not found: expected a YAML file as in DESIGN.md section 4 "
+        raise UsageError(f"target file {path} not found: expected a YAML file as in docs/design.md section 4 "
                          f"(see {DEFAULT_TARGET})") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise UsageError(f"target file {path} could not be read ({exc.strerror}): expected a YAML file") from None
+    return parse_target(text, file=str(path), source=path)
+
+
+def parse_target(text: str, *, file: str, source: Path | None = None) -> Target:
+    """``load_target`` for text already read; ``file`` names it in errors."""
+    data, lines = load_with_lines(text, file)
+    r = Reader(file, lines)
     if not isinstance(data, dict):
-        raise _fail(path, "(top level)", f"expected a mapping with {', '.join(sorted(_KEYS))}")
-    unknown = sorted(set(data) - _KEYS)
-    if unknown:
-        raise _fail(path, unknown[0], f"unknown key; expected one of {', '.join(sorted(_KEYS))}")
-    start = data.get("start")
-    if not isinstance(start, list) or not start or not all(isinstance(p, str) for p in start):
-        raise _fail(path, "start", f"expected a non-empty list of strings (an argv), got {start!r}")
-    health = _text(data, "health", path)
+        raise ScenarioError(f"expected a mapping with {', '.join(_KEYS)}", file=file, line=1, field="(top level)")
+    r.mapping(data, (), _KEYS)
+    for required in ("name", "start", "health", "state"):
+        if required not in data:
+            raise r.fail((required,), f"missing key {required!r}: a target needs at least name, start, health "
+                                      "and state")
+    name = r.text(data["name"], ("name",))
+    start = _argv(r, data["start"], ("start",))
+    health = r.text(data["health"], ("health",))
     if not health.startswith("/"):
-        raise _fail(path, "health", f"expected a path starting with '/', got {health!r}")
-    state = data.get("state")
-    if not isinstance(state, dict):
-        raise _fail(path, "state", "expected a mapping with orders_sql, payouts_sql and optional status_map")
-    unknown = sorted(set(state) - _STATE_KEYS)
-    if unknown:
-        raise _fail(path, f"state.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_STATE_KEYS))}")
-    status_maps = _status_maps(state.get("status_map") or {}, path)
+        raise r.fail(("health",), f"expected a path starting with '/', got {health!r}")
+    state = r.mapping(data["state"], ("state",), _STATE_KEYS)
+    for key in ("orders_sql", "payouts_sql"):
+        if key not in state:
+            raise r.fail(("state", key), f"missing key {key!r}: expected the SQL that lists the SUT's {key[:-4]}")
+    if "status_map" in state and "statuses" in data:
+        raise r.fail(("statuses",), "expected statuses or state.status_map, not both")
+    if "statuses" in data:
+        status_maps = _status_maps(r, data["statuses"] or {}, ("statuses",))
+    else:
+        status_maps = _status_maps(r, state.get("status_map") or {}, ("state", "status_map"))
     env = data.get("env") or {}
     if not isinstance(env, dict):
-        raise _fail(path, "env", "expected a mapping of extra environment variables")
+        raise r.fail(("env",), f"expected a mapping of environment variable names to templates, got {show(env)}")
+    for key, value in env.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise r.fail(("env", str(key)), f"expected a string template, got {show(value)}")
+        _check_template(r, str(value), ("env", str(key)), STAGE_FIELDS)
     variants = data.get("variants") or []
     if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
-        raise _fail(path, "variants", f"expected a list of variant names, got {variants!r}")
-    deadline = data.get("ready_deadline", 30.0)
-    if not isinstance(deadline, int | float) or deadline <= 0:
-        raise _fail(path, "ready_deadline", f"expected seconds above zero, got {deadline!r}")
-    return Target(name=_text(data, "name", path), start=tuple(start), health=health,
-                  state=TargetState(orders_sql=_text(state, "orders_sql", path, "state."),
-                                    payouts_sql=_text(state, "payouts_sql", path, "state."),
+        raise r.fail(("variants",), f"expected a list of variant names, got {show(variants)}")
+    base = source.resolve().parent if source is not None else PROJECT_ROOT
+    cwd = None
+    if data.get("cwd") is not None:
+        cwd = (base / r.text(data["cwd"], ("cwd",))).resolve()
+        if not cwd.is_dir():
+            raise r.fail(("cwd",), f"expected a directory (relative to the target file), but {cwd} is not one")
+    setup_raw = data.get("setup") or []
+    if not isinstance(setup_raw, list):
+        raise r.fail(("setup",), f"expected a list of commands (each an argv list), got {show(setup_raw)}")
+    setup = tuple(_argv(r, command, ("setup", i)) for i, command in enumerate(setup_raw))
+    fixtures = data.get("fixtures")
+    if fixtures is not None and (not isinstance(fixtures, str) or not fixtures.strip()):
+        raise r.fail(("fixtures",), f"expected SQL text to run against the SUT database, got {show(fixtures)}")
+    flows = parse_flows(r, data["flows"]) if data.get("flows") is not None else {}
+    return Target(name=name, start=start, health=health,
+                  state=TargetState(orders_sql=r.text(state["orders_sql"], ("state", "orders_sql")),
+                                    payouts_sql=r.text(state["payouts_sql"], ("state", "payouts_sql")),
                                     status_maps=status_maps),
-                  env={str(k): str(v) for k, v in env.items()}, ready_deadline=float(deadline), source=path,
-                  variants=tuple(variants))
+                  env={str(k): str(v) for k, v in env.items()},
+                  ready_deadline=r.number(data.get("ready_deadline", 30.0), ("ready_deadline",), above_zero=True),
+                  source=source, variants=tuple(variants), cwd=cwd, setup=setup,
+                  setup_deadline=r.number(data.get("setup_deadline", 300.0), ("setup_deadline",), above_zero=True),
+                  fixtures=fixtures, provider=_provider(r, data.get("provider")), flows=flows, raw=data)

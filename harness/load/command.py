@@ -20,9 +20,14 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 Command = tuple[list[str], dict[str, str]]
 
 
-def locust_env(shape: LoadShape, *, history_dir: Path, seed: int, run_id: str, history: bool = True) -> dict[str, str]:
-    """The variables the locustfile reads (all of them, so the child inherits nothing stale)."""
+def locust_env(shape: LoadShape, *, history_dir: Path, seed: int, run_id: str, history: bool = True,
+               flows: str = "") -> dict[str, str]:
+    """The variables the locustfile reads (all of them, so the child inherits nothing stale).
+
+    ``flows`` is the target's HTTP steps (``harness.load.steps.environment_value``); empty: the
+    contract's API."""
     return {
+        "ORDERQUAKE_FLOWS": flows,
         "ORDERQUAKE_HISTORY_DIR": str(history_dir),
         "ORDERQUAKE_HISTORY": "on" if history else "off",
         "ORDERQUAKE_MIX": shape.mix_json(),
@@ -36,7 +41,7 @@ def locust_env(shape: LoadShape, *, history_dir: Path, seed: int, run_id: str, h
 
 def locust_commands(shape: LoadShape, *, host: str, history_dir: Path, locust_dir: Path, seed: int,
                     run_id: str, workers: int = 0, history: bool = True,
-                    master_port: int | None = None) -> list[Command]:
+                    master_port: int | None = None, flows: str = "") -> list[Command]:
     """Every process to start, the master (or the only process) first.
 
     With ``workers`` > 0 the master only coordinates, on loopback, and each worker is a
@@ -51,7 +56,7 @@ def locust_commands(shape: LoadShape, *, host: str, history_dir: Path, locust_di
         raise UsageError(f"expected workers to be a whole number of zero or more, got workers={workers!r}")
     if not run_id or not run_id.replace("-", "").isalnum():
         raise UsageError(f"expected a run id of letters, digits and '-', got run_id={run_id!r}")
-    env = locust_env(shape, history_dir=history_dir, seed=seed, run_id=run_id, history=history)
+    env = locust_env(shape, history_dir=history_dir, seed=seed, run_id=run_id, history=history, flows=flows)
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     master = [
         *base, "--headless", "--host", host,

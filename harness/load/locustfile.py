@@ -29,7 +29,9 @@ import gevent
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from contract import Flow
 from harness.load.history import EventType, HistoryWriter, Op
+from harness.load.steps import UserFlows, from_environment
 
 RUN_ID = os.environ.get("ORDERQUAKE_RUN_ID", "r0")
 SEED = int(os.environ.get("ORDERQUAKE_SEED", "0"))
@@ -40,6 +42,7 @@ DUPLICATES = float(os.environ.get("ORDERQUAKE_DUPLICATES", "0"))
 MIX: dict[str, float] = json.loads(os.environ.get("ORDERQUAKE_MIX", '{"order": 1}'))
 HISTORY_ON = os.environ.get("ORDERQUAKE_HISTORY", "on") != "off"
 HISTORY_DIR = Path(os.environ.get("ORDERQUAKE_HISTORY_DIR", "history"))
+FLOWS = from_environment()  # a target's own HTTP steps (harness.load.steps), else the contract's API
 
 PID = os.getpid()
 _SEQUENCE = itertools.count(1)
@@ -123,11 +126,15 @@ class OrderClient(FastHttpUser):
         self.ops = [Op(name) for name, weight in MIX.items() if weight > 0]
         self.weights = [MIX[op.value] for op in self.ops]
         self.known: dict[Op, deque[str]] = {Op.ORDER: deque(maxlen=256), Op.PAYOUT: deque(maxlen=256)}
+        self.flows = UserFlows(FLOWS, self.client, PID * 100_000 + index) if FLOWS is not None else None
 
     @task
     def act(self) -> None:
         op = self.rng.choices(self.ops, self.weights)[0]
         target = _READS.get(op)
+        if self.flows is not None and not self.flows.set_up(Flow((target or op).value)):
+            gevent.sleep(0.2)  # the user's sign-up or log-in did not pass (a fault?): no operation yet
+            return
         if target is None:
             self.submit(op)
         elif self.known[target]:
@@ -168,14 +175,38 @@ class OrderClient(FastHttpUser):
     def send(self, op: Op, path: str, op_id: str, body: dict[str, Any], value: dict[str, Any],
              attempt: int) -> EventType:
         RECORDER.record(EventType.INVOKE, op, op_id, process=self.process, attempt=attempt, value=value)
+        if self.flows is not None:
+            return self.complete_steps(op, op_id, value, attempt, body)
         return self.complete(op, op_id, value, attempt, lambda: self.client.post(
             path, json=body, name=path, catch_response=True))
 
     def read(self, op: Op, op_id: str) -> None:
         path = _PATHS[_READS[op]][0]
         RECORDER.record(EventType.INVOKE, op, op_id, process=self.process, attempt=1)
+        if self.flows is not None:
+            self.complete_steps(op, op_id, {}, 1, None)
+            return
         self.complete(op, op_id, {}, 1, lambda: self.client.get(
             f"{path}/{op_id}", name=f"{path}/[id]", catch_response=True))
+
+    def complete_steps(self, op: Op, op_id: str, value: dict[str, Any], attempt: int,
+                       body: dict[str, Any] | None) -> EventType:
+        """The target's steps of one operation, recorded as one completion with each step's status."""
+        assert self.flows is not None
+        try:
+            if body is None:
+                result = self.flows.read(Flow(_READS[op].value), op_id)
+            else:
+                result = self.flows.submit(Flow(op.value), op_id, body, attempt)
+        except BaseException as exc:  # the user is being stopped: the outcome stays unknown
+            RECORDER.record(EventType.INFO, op, op_id, process=self.process, attempt=attempt, value=value,
+                            status=None, error=f"{type(exc).__name__}: stopped mid-request")
+            raise
+        kind = EventType(result.outcome)
+        RECORDER.record(kind, op, op_id, process=self.process, attempt=attempt, value=value, status=result.status,
+                        error=result.error, steps=[list(step) for step in result.steps],
+                        captured=result.captures or None)
+        return kind
 
     def complete(self, op: Op, op_id: str, value: dict[str, Any], attempt: int, request: Any) -> EventType:
         """Run ``request`` and record exactly one completion, whatever happens to it."""

@@ -31,7 +31,7 @@ from harness.load import locust_commands
 from harness.pytest_plugin.faults import Faults
 from harness.pytest_plugin.scope import drop_earlier, scoped_state
 from harness.pytest_plugin.settings import OrderquakeSettings
-from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
+from harness.run.final_reads import correlate, count_pending, mark_complete, read_provider_ledger, read_sut_state
 from harness.run.load_process import LoadProcess
 from harness.run.recovery import wait_for_consistency
 from harness.run.runner import load_shape
@@ -124,7 +124,8 @@ class LoadRun:
         self._started_at = datetime.now(UTC)
         commands = locust_commands(load_shape(self.scenario), host=self.stage.client_url,
                                    history_dir=self.run_dir.history, locust_dir=self.run_dir.locust,
-                                   seed=self.settings.seed, run_id=self.run_dir.run_id)
+                                   seed=self.settings.seed, run_id=self.run_dir.run_id,
+                                   flows=self.stage.flows_env())
         self._load_started_wall = time.time()
         self._process = LoadProcess.start(commands, log_path=self.run_dir.logs / "locust.log", cwd=self.run_dir.path)
         self.stage.register_process("locust", self._process.pids)
@@ -206,6 +207,7 @@ class LoadRun:
         for kind in Kind:
             ledger[f"{kind.value}s"] = drop_earlier(self.run_dir.provider_ledger(kind), kind, self._excluded)
         counts.update({f"provider_{name}": count for name, count in ledger.items()})
+        counts.update(correlate(self.stage.target, self.run_dir))
         mark_complete(self.run_dir, counts)
 
     def _keep_logs(self) -> None:

@@ -20,7 +20,7 @@ from harness._exceptions import InfrastructureError, UsageError
 from harness.checker.integrity import write_manifest
 from harness.checker.model import Kind
 from harness.rundir import RunDir
-from harness.target import TargetState
+from harness.target import Target, TargetState
 
 _READ_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -104,6 +104,50 @@ def read_provider_ledger(provider_url: str, run_dir: RunDir) -> dict[str, int]:
                 counts[name] = sum(1 for line in path.read_bytes().splitlines() if line.strip())
     except httpx.HTTPError as exc:
         raise InfrastructureError(f"could not read the provider's ledger at {provider_url}: {exc}") from exc
+    return counts
+
+
+def correlate(target: Target, run_dir: RunDir) -> dict[str, int]:
+    """Key each provider record by the id the client chose, where the SUT chose its own ids.
+
+    A target whose flow says ``correlate: {provider: sut_id}`` (the provider's merchant id is the
+    SUT's own id) or ``{provider: provider_id}`` (the SUT stores the provider's id on its row)
+    gets each ledger record's merchant id replaced by the client's id of the SUT row it points
+    to, the original kept as ``merchant_ref``; a record no row points to keeps its own (the
+    checker then finds it submitted by no client). Without that, the provider's merchant id is
+    already the client's id (the contract). Returns how many records were re-keyed per flow.
+    """
+    moved: dict[str, int] = {}
+    for kind, steps in target.flows.items():
+        if steps.correlate == "id":
+            continue
+        index: dict[str, str] = {}
+        for line in run_dir.sut_state(kind).read_bytes().splitlines():
+            row = json.loads(line)
+            ref, client_id = row.get(steps.correlate), row.get(kind.sut_key)
+            if isinstance(ref, str) and ref and isinstance(client_id, str):
+                index[ref] = client_id
+        path, count, out = run_dir.provider_ledger(kind), 0, []
+        for line in path.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            ref = record.get("id") if steps.correlate == "provider_id" else record.get(kind.merchant_key)
+            if isinstance(ref, str) and ref in index:
+                record["merchant_ref"], record[kind.merchant_key] = record.get(kind.merchant_key), index[ref]
+                count += 1
+            out.append(json.dumps(record) + "\n")
+        path.write_text("".join(out))
+        moved[f"correlated_{kind.plural}"] = count
+    return moved
+
+
+def final_reads(target: Target, database_url: str, provider_url: str, run_dir: RunDir) -> dict[str, Any]:
+    """Every final read in order (SUT state, provider ledger, correlation), then the manifest."""
+    counts: dict[str, Any] = dict(read_sut_state(database_url, target.state, run_dir))
+    counts.update({f"provider_{k}": v for k, v in read_provider_ledger(provider_url, run_dir).items()})
+    counts.update(correlate(target, run_dir))
+    mark_complete(run_dir, counts)
     return counts
 
 

@@ -24,7 +24,8 @@ from harness.checker.model import RunVerdict
 from harness.faults import REGISTRY
 from harness.faults.base import FaultContext
 from harness.load import LoadShape, locust_commands
-from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
+from harness.run.final_reads import count_pending, final_reads
+from harness.run.fit import fit_scenario
 from harness.run.load_process import LoadProcess
 from harness.run.progress import Phase, Reporter, reporter_for
 from harness.run.recovery import Recovery, wait_for_consistency
@@ -77,7 +78,7 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
         shape = load_shape(scenario)
         commands = locust_commands(shape, host=stage.client_url, history_dir=run_dir.history,
                                    locust_dir=run_dir.locust, seed=scenario.seed, run_id=run_dir.run_id,
-                                   workers=request.workers)
+                                   workers=request.workers, flows=stage.flows_env())
         faults = len(list(scenario.schedule()))
         reporter.phase(Phase.LOAD, expected_s=scenario.duration,
                        detail=f"{shape.users} users for {scenario.duration:g} s; faults: {faults}")
@@ -97,9 +98,7 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
             lambda: count_pending(stage.sut_database_url, target.state),
             deadline_s=scenario.recovery_deadline, run_dir=run_dir)
         reporter.phase(Phase.FINAL_READS, detail="the SUT's state and the provider's ledger, read directly")
-        counts = read_sut_state(stage.sut_database_url, target.state, run_dir)
-        counts.update({f"provider_{k}": v for k, v in read_provider_ledger(stage.provider_url, run_dir).items()})
-        mark_complete(run_dir, counts)
+        final_reads(target, stage.sut_database_url, stage.provider_url, run_dir)
     except Interrupted as exc:
         progress.interrupted = True
         progress.reason = str(exc)
@@ -147,6 +146,7 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
         seed=request.seed, duration=request.duration, users=request.users, soak=request.soak))
     target = load_target(request.target)
     variant = target.check_variant(request.variant)  # a wrong variant is refused before anything starts
+    scenario, notes = fit_scenario(scenario, target)
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())
@@ -155,6 +155,8 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     with reporter_for(request.progress, run_dir, title=f"{scenario.name} (seed {scenario.seed})",
                       echo=echo) as reporter:
         reporter.say(f"run: {scenario.name} (seed {scenario.seed}) -> {run_dir.path}")
+        for note in notes:
+            reporter.say(f"note: {note}")
         try:
             with interruptible():
                 _drive(scenario, target, request, run_dir, progress, reporter)

@@ -8,20 +8,19 @@ the run is reported against the fault's own line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from harness._exceptions import ScenarioError, UsageError
+from harness._exceptions import UsageError
 from harness._units import parse_duration, parse_fraction
+from harness._yaml import Path_, Reader, load_with_lines, render_path
+from harness._yaml import show as _show
 from harness.checker.model import Category
 from harness.faults import ParamError, fault_class
-from harness.scenario._yaml import Path_, line_of, load_with_lines, render_path
 from harness.scenario.model import LoadProfile, Nemesis, NemesisChoice, Operation, Scenario, ScheduledFault
 from harness.scenario.slo import SloRule
-
-T = TypeVar("T")
 
 VARIANTS = ("correct", "no-idempotency", "no-reconciler", "ack-before-commit", "fail-on-timeout",
             "no-signature-check")
@@ -42,57 +41,14 @@ class Overrides:
     soak: bool = False
 
 
-@dataclass
-class _Reader:
-    """The data of one file with its lines; every accessor raises a ScenarioError pointing at the field."""
-
-    file: str
-    lines: dict[Path_, int]
-
-    def fail(self, path: Path_, message: str) -> ScenarioError:
-        return ScenarioError(message, file=self.file, line=line_of(self.lines, path), field=render_path(path))
-
-    def mapping(self, value: Any, path: Path_, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected a mapping with keys {', '.join(allowed)}, got {_show(value)}")
-        for key in value:
-            if key not in allowed:
-                raise self.fail((*path, key), f"unknown key {key!r}: expected one of {', '.join(allowed)}")
-        return value
-
-    def convert(self, path: Path_, value: Any, parse: Callable[[Any], T]) -> T:
-        try:
-            return parse(value)
-        except UsageError as exc:
-            raise self.fail(path, str(exc)) from None
+class _Reader(Reader):
+    """The generic reader with the scenario's durations."""
 
     def duration(self, value: Any, path: Path_) -> float:
         if isinstance(value, str) and value.strip().startswith("-"):
             # parse_duration would only say the text is not a duration; the sign is the mistake
             raise self.fail(path, f"expected a duration of zero or more like '15s', got {value!r}")
         return self.convert(path, value, lambda v: parse_duration(v, name=render_path(path)))
-
-    def whole(self, value: Any, path: Path_, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"expected a whole number, got {_show(value)}")
-        if value < minimum:
-            raise self.fail(path, f"expected a whole number of {minimum} or more, got {value}")
-        return value
-
-    def number(self, value: Any, path: Path_, *, above_zero: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (above_zero and value == 0):
-            bound = "above zero" if above_zero else "of zero or more"
-            raise self.fail(path, f"expected a number {bound}, got {_show(value)}")
-        return float(value)
-
-    def text(self, value: Any, path: Path_) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(path, f"expected a non-empty string, got {_show(value)}")
-        return value.strip()
-
-
-def _show(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
 
 
 def load_scenario(path: Path, *, overrides: Overrides | None = None) -> Scenario:

@@ -14,17 +14,21 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import ipaddress
+import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import Link as LinkName
+from contract import publishable_key
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
+from harness.load.steps import environment_value
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
-from harness.stage.process import SupervisedProcess, http_probe
+from harness.stage.process import SupervisedProcess, http_probe, run_setup
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
 from harness.target import Target, load_target
@@ -32,6 +36,8 @@ from harness.target import Target, load_target
 LINKS = tuple(link.value for link in LinkName)
 _PORT_TAKEN = ("already in use", "could not bind", "Address in use")
 SUT_DATABASE = "sut"
+DATABASE_USER = "postgres"
+SHIM_DIR = Path(__file__).resolve().parent / "shim"
 
 
 def check_loopback(address: str, *, allow_remote: bool, what: str) -> None:
@@ -162,12 +168,16 @@ class LocalStage:
         state.save()
         try:
             wanted = [c for c in config.components if c in available_components()]
-            if "provider" in wanted:
+            early = target.provider.dialect == "native"  # another dialect is told the callbacks link
+            if "provider" in wanted and early:
                 stage._spawn_provider()  # needs nothing else: its interpreter warms up meanwhile
             stage._start_infrastructure()
             stage._create_links()
+            if "provider" in wanted and not early:
+                stage._spawn_provider()
             postgres.create_database(SUT_DATABASE)
             if "sut" in wanted:
+                stage._prepare_sut()
                 stage._spawn_sut()
             for process in stage.components.values():
                 process.wait_ready()
@@ -231,25 +241,61 @@ class LocalStage:
         argv = [sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(self.config.root / "provider.db"), "--webhook-secret", self.webhook_secret,
                 "--api-key", self.api_key, "--seed", str(self.config.seed)]
+        if self.target.provider.dialect != "native":
+            # The dialect's webhooks go to one endpoint of the SUT, through the callbacks link.
+            argv += ["--dialect", self.target.provider.dialect, "--stripe-webhook-path",
+                     self.target.provider.webhook_path, "--callback-base-url", self.links["callbacks"].url]
         self._spawn_component(SupervisedProcess(
             name="provider", argv=argv, log_path=self.log_dir / "provider.log",
             probe=http_probe(f"{self.provider_url}/healthz"), ready_deadline_s=20.0), self.provider_url)
 
+    def stage_values(self) -> dict[str, str]:
+        """What the stage provides a target's templates (``harness.target.STAGE_FIELDS``): every
+        dependency through its link, as the SUT must reach it."""
+        db_host, db_port = self.links["db"].listen.rsplit(":", 1)
+        return {"port": str(self.ports["sut"]),
+                "database_url": self.postgres.database_url(SUT_DATABASE, host=db_host, port=int(db_port)),
+                "database_host": db_host, "database_port": db_port, "database_name": SUT_DATABASE,
+                "database_user": DATABASE_USER, "database_password": "",
+                "provider_url": self.links["provider"].url, "api_key": self.api_key,
+                "publishable_key": publishable_key(self.api_key), "webhook_secret": self.webhook_secret,
+                "callback_base_url": self.links["callbacks"].url}
+
     def sut_environment(self) -> dict[str, str]:
-        """The SUT contract's environment (DESIGN.md section 4): every dependency through its link."""
-        db = self.links["db"].listen.rsplit(":", 1)
-        return {**self.target.env, **self.config.sut_env,
-                "PORT": str(self.ports["sut"]),
-                "DATABASE_URL": self.postgres.database_url(SUT_DATABASE, host=db[0], port=int(db[1])),
-                "PROVIDER_URL": self.links["provider"].url,
-                "PROVIDER_API_KEY": self.api_key, "PROVIDER_WEBHOOK_SECRET": self.webhook_secret,
-                "CALLBACK_BASE_URL": self.links["callbacks"].url}
+        """The SUT contract's environment (docs/design.md section 4), the target's own names for the same
+        values, and the SDK shim when the target asks for it."""
+        values = self.stage_values()
+        env = {"PORT": values["port"], "DATABASE_URL": values["database_url"], "PROVIDER_URL": values["provider_url"],
+               "PROVIDER_API_KEY": self.api_key, "PROVIDER_WEBHOOK_SECRET": self.webhook_secret,
+               "CALLBACK_BASE_URL": values["callback_base_url"]}
+        if self.target.provider.python_shim:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SHIM_DIR), os.environ.get("PYTHONPATH", "")) if p)
+            env["ORDERQUAKE_STRIPE_API_BASE"] = values["provider_url"]
+        return {**env, **self.target.environment(values), **self.config.sut_env}
+
+    def flows_env(self) -> str:
+        """``ORDERQUAKE_FLOWS`` for the load: the target's steps, the provider's direct URL, the browser's key."""
+        if not self.target.flows:
+            return ""
+        values = {"publishable_key": publishable_key(self.api_key)}
+        return environment_value(self.target.raw["flows"], self.provider_url, values)
+
+    def _prepare_sut(self) -> None:
+        """The target's ``setup`` commands, then its ``fixtures`` SQL, before the SUT starts."""
+        env = {**os.environ, **self.sut_environment()}
+        log = self.log_dir / "setup.log"
+        deadline = time.monotonic() + self.target.setup_deadline
+        for command in self.target.setup:
+            argv = self.target.command(command, self.config.variant, self.stage_values())
+            run_setup(argv, env=env, cwd=self.target.cwd, log=log, deadline=deadline)
+        if self.target.fixtures:
+            self.postgres.run_sql(SUT_DATABASE, self.target.fixtures, what="the target's fixtures")
 
     def _spawn_sut(self) -> None:
         self._spawn_component(SupervisedProcess(
-            name="sut", argv=self.target.argv(self.config.variant), env=self.sut_environment(),
+            name="sut", argv=self.target.argv(self.config.variant, self.stage_values()), env=self.sut_environment(),
             log_path=self.log_dir / "sut.log", probe=http_probe(f"{self.sut_url}{self.target.health}"),
-            ready_deadline_s=self.target.ready_deadline, error=SutError), self.sut_url)
+            ready_deadline_s=self.target.ready_deadline, error=SutError, cwd=self.target.cwd), self.sut_url)
 
     def restart(self, name: str) -> None:
         """Start a stopped or crashed component again and wait until it is ready."""

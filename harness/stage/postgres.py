@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from harness._exceptions import InfrastructureError
+from harness._exceptions import InfrastructureError, UsageError
 from harness._paths import tools_dir
 from harness.stage.process import SupervisedProcess, start_time
 
@@ -221,6 +221,15 @@ class PostgresServer:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"'.encode())
         return self.database_url(name)
+
+    def run_sql(self, database: str, sql: str, *, what: str) -> None:
+        """Run ``sql`` (several statements allowed) in ``database``, in one transaction."""
+        try:
+            with psycopg.connect(self.database_url(database), connect_timeout=5) as conn:
+                conn.execute(sql.encode())
+        except psycopg.Error as exc:
+            raise UsageError(f"{what} failed in database {database!r}: {str(exc).strip()}; fix the SQL "
+                             "(it runs after the target's setup commands, before its start)") from exc
 
     def pids(self) -> list[tuple[int, int | None]]:
         """The postmaster's pid and start time, for the stage's state file."""

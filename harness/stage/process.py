@@ -181,3 +181,31 @@ class SupervisedProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def run_setup(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None, log: Path, deadline: float) -> None:
+    """One of a target's ``setup`` commands, its output appended to ``log``; it must exit 0 before
+    ``deadline`` (a ``time.monotonic()`` value), else the SUT is not started (a SutError with the log)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as handle:
+        handle.write(f"$ {' '.join(argv)}\n".encode())
+        handle.flush()
+        try:
+            proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise SutError(f"could not run the target's setup command {' '.join(argv[:3])}...: {exc}") from exc
+        try:
+            code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+            raise SutError(f"the target's setup command {' '.join(argv)} did not finish within its setup_deadline; "
+                           f"its output is in {log}") from None
+        except BaseException:
+            kill_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+            raise
+    if code != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
+        raise SutError(f"the target's setup command {' '.join(argv)} exited with code {code}; {log} ends with:\n{tail}")

@@ -10,14 +10,10 @@ Payouts, Events, signed webhooks), so a SUT built on the official SDK can be tes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from contract import Dialect
 
-class Dialect(StrEnum):
-    """The closed set of wire formats ``python -m mock_provider --dialect`` accepts."""
-
-    NATIVE = "native"
-    STRIPE = "stripe"
+__all__ = ["Dialect", "StripeOptions"]
 
 
 @dataclass(frozen=True)
