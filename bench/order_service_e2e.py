@@ -17,7 +17,8 @@ record per order. It prints:
 - the median settled rate against the target, 1,000 orders/s with none mismatched or duplicated:
   PASS, or MISS and exit code 1.
 
-Run ``python -m bench.order_service_e2e [--seconds 15] [--connections 96] [--rounds 3]`` (the defaults).
+Run ``python -m bench.order_service_e2e [--seconds 15] [--connections 96] [--rounds 3]`` (the defaults),
+or ``--quick`` (2 rounds of 10 s, what ``make bench`` runs).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import httpx
 import orjson
 import psycopg
 
+from bench._figures import Figure
 from harness.stage import LocalStage, StageConfig
 
 # Every wrk thread numbers its own requests; the round and thread numbers keep ids unique.
@@ -304,41 +306,92 @@ def report(rounds: list[Round], connections: int) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Run:
+    """Every round of one stage, the service's counters, and the last round's profiles."""
+
+    rounds: list[Round]
+    counters: list[str]
+    summaries: dict[str, str]
+
+
+def measure(seconds: float, connections: int, rounds: int, *, variant: str = "correct", profile: bool = False,
+            sut_env: dict[str, str] | None = None) -> Run:
+    """One stage, a warm-up, then ``rounds`` loaded rounds, each printed as it ends."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install it (apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="orderquake-e2e-") as tmp:
+        work = Path(tmp)
+        stage = LocalStage.start(StageConfig(root=work / "stage", variant=variant, sut_env=sut_env or {}))
+        try:
+            warm = work / "warm.lua"
+            warm.write_text(_LUA % "warm")
+            _wrk(stage.client_url, warm, connections, 2)
+            done: list[Round] = []
+            summaries: dict[str, str] = {}
+            for index in range(rounds):
+                result, summaries = run_round(stage, index, seconds, connections, work,
+                                              profile and index == rounds - 1)
+                done.append(result)
+                print(f"round {index + 1}: {result.settled_per_s:.0f} orders/s settled, "
+                      f"{sum(result.cpu_ms_per_order.values()):.2f} CPU ms per order", flush=True)
+            counters = service_counters(httpx.get(f"{stage.sut_url}/metrics", timeout=10).text)
+        finally:
+            stage.stop()
+    return Run(done, counters, summaries)
+
+
+_HARNESS = ("provider", "toxiproxy", "wrk")
+
+
+def figures(quick: bool = True) -> list[Figure]:
+    """The suite's rows: end-to-end orders/s, orders per CPU-second, and the harness's share of the CPU."""
+    seconds, connections, rounds = (10.0, 96, 2) if quick else (15.0, 96, 3)
+    run = measure(seconds, connections, rounds)
+    print(report(run.rounds, connections))
+    verdict(run.rounds)
+    cpu = {name: statistics.median(r.cpu_ms_per_order.get(name, 0.0) for r in run.rounds) for name in _COMPONENTS}
+    total = sum(cpu.values())
+    harness = sum(cpu[name] for name in _HARNESS)
+    wrong = sum(r.mismatched + r.duplicated for r in run.rounds)
+    heaviest = max(cpu, key=lambda name: cpu[name])
+    split = ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]))
+    reproduce = f"python -m bench.order_service_e2e --seconds {seconds:g} --rounds {rounds} --connections {connections}"
+    return [
+        Figure("reference service end to end: orders/s settled (wrk through Toxiproxy, no faults)",
+               f"{statistics.median(r.settled_per_s for r in run.rounds):,.0f}/s (accepted "
+               f"{statistics.median(r.accepted_per_s for r in run.rounds):,.0f}/s; {wrong} wrong)",
+               f"the 2 shared cores: every component is CPU-bound together ({heaviest} the heaviest)", reproduce),
+        Figure("reference service end to end: orders per CPU-second (every component)",
+               f"{1000 / total:,.0f} per CPU-s ({total:.2f} CPU ms per order: {split})",
+               "the sum of every process's CPU per order, from /proc, first request to last settlement", reproduce),
+        Figure("harness CPU share at the e2e benchmark's load (provider + Toxiproxy + load generator over total)",
+               f"{harness / total:.0%} ({harness:.2f} of {total:.2f} CPU ms per order)",
+               "measured at the e2e benchmark's saturating load (wrk, 96 connections), not at a knee: "
+               "'orderquake capacity' is not in this tree; wrk stands for Locust", reproduce),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.order_service_e2e", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each loaded round (default 15)")
     parser.add_argument("--connections", type=int, default=96, help="wrk connections (default 96)")
     parser.add_argument("--rounds", type=int, default=3, help="loaded rounds on the same stage (default 3)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 10 s (what 'make bench' runs)")
     parser.add_argument("--variant", default="correct", help="service variant (default correct)")
     parser.add_argument("--profile", action="store_true", help="py-spy the service and the provider (last round)")
     parser.add_argument("--sut-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra service environment, e.g. ORDERQUAKE_SUT_POOL_SIZE=32")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: install it (apt-get install -y wrk)")
-    sut_env = dict(item.split("=", 1) for item in args.sut_env)
-    with tempfile.TemporaryDirectory(prefix="orderquake-e2e-") as tmp:
-        work = Path(tmp)
-        stage = LocalStage.start(StageConfig(root=work / "stage", variant=args.variant, sut_env=sut_env))
-        try:
-            warm = work / "warm.lua"
-            warm.write_text(_LUA % "warm")
-            _wrk(stage.client_url, warm, args.connections, 2)
-            rounds: list[Round] = []
-            summaries: dict[str, str] = {}
-            for index in range(args.rounds):
-                result, summaries = run_round(stage, index, args.seconds, args.connections, work,
-                                              args.profile and index == args.rounds - 1)
-                rounds.append(result)
-            counters = service_counters(httpx.get(f"{stage.sut_url}/metrics", timeout=10).text)
-        finally:
-            stage.stop()
-    print(report(rounds, args.connections))
-    print("service counters over the whole run (warm-up included): " + ", ".join(counters))
-    for name, summary in summaries.items():
+    seconds, rounds = (10.0, 2) if args.quick else (args.seconds, args.rounds)
+    run = measure(seconds, args.connections, rounds, variant=args.variant, profile=args.profile,
+                  sut_env=dict(item.split("=", 1) for item in args.sut_env))
+    print(report(run.rounds, args.connections))
+    print("service counters over the whole run (warm-up included): " + ", ".join(run.counters))
+    for name, summary in run.summaries.items():
         print(f"\nprofile of the {name} (py-spy, loaded window):\n{summary}")
-    return verdict(rounds)
+    return verdict(run.rounds)
 
 
 def verdict(rounds: list[Round]) -> int:

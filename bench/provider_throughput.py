@@ -10,9 +10,16 @@ server pinned to one core with ``taskset``, wrk pinned to the other):
   request a unique ``merchant_order_id`` (a wrk Lua script counts them), no idempotency key,
   settlement stalled so only order creation is measured;
 - ``settling``: the same with settlement running behind the load (each order settled 200 ms
-  later, its callback journaled as dropped rather than sent).
+  later, its callback journaled as dropped rather than sent);
+- ``delivering``: the provider's whole work per order, as in every real run: create, settle
+  200 ms later, sign the callback, deliver it to a live receiver (``bench._receiver``, answering
+  200, on wrk's core) and journal the attempt. Its CPU is counted from the first request until
+  the receiver has every callback, so the settlement and delivery tail is in it;
+- ``previous`` (with ``--previous-src DIR``): ``delivering`` for the provider in another source
+  tree (``git archive <commit> mock_provider contract | tar -x -C DIR``), side by side.
 
-Each target is measured under load (throughput and latency percentiles) and at one connection
+The provider targets run ``python -m mock_provider``, exactly as the stage starts it. Each
+target is measured under load (throughput and latency percentiles) and at one connection
 (the latency a request pays on an idle server; the provider's minus hello's is the latency the
 provider adds). The run repeats ``--rounds`` times because the machine is shared; the table
 gives the best and the median, and next to them requests per second of server CPU time (read
@@ -42,12 +49,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    from bench._figures import Figure
+except ImportError:  # run as a file (``python bench/provider_throughput.py``) or loaded by path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench._figures import Figure
+
 API_KEY = "bench-key"
-TARGETS = ("hello", "sqlite", "provider", "settling")
-# The provider's behaviour per target: order creation alone, and with settlement running behind
-# it (200 ms after each order; callbacks dropped at once, so no HTTP leaves the process).
+_ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ("hello", "sqlite", "provider", "settling", "delivering")
+_PROVIDERS = ("provider", "settling", "delivering", "previous")
+# The provider's behaviour per target: order creation alone; with settlement running behind
+# it (200 ms after each order; callbacks dropped at once, so no HTTP leaves the process); and
+# with every callback signed and delivered to the receiver.
 _BEHAVIOUR: dict[str, dict[str, Any]] = {"provider": {"settlement_stalled": True},
-              "settling": {"settle_delay_ms": 200, "callback_drop_rate": 1.0}}
+                                         "settling": {"settle_delay_ms": 200, "callback_drop_rate": 1.0},
+                                         "delivering": {"settle_delay_ms": 200},
+                                         "previous": {"settle_delay_ms": 200}}
+_DELIVERING = ("delivering", "previous")
 
 # Every wrk thread numbers its own requests; the thread number keeps ids unique across threads.
 _LUA = """
@@ -60,11 +79,11 @@ local counter = 0
 request = function()
   counter = counter + 1
   local body = '{"merchant_order_id":"bench-' .. tostring(tid) .. '-' .. tostring(counter) ..
-    '","amount_minor":1234,"currency":"EUR","callback_url":"http://127.0.0.1:9/callbacks"}'
+    '","amount_minor":1234,"currency":"EUR","callback_url":"CALLBACK_URL"}'
   return wrk.format("POST", "/v1/orders",
-    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, body)
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer API_KEY"}, body)
 end
-""" % API_KEY  # noqa: UP031 (Lua braces make str.format awkward)
+"""
 
 
 @dataclass(frozen=True)
@@ -113,14 +132,8 @@ def _baseline_app(kind: str, db: Path) -> Any:
 def _serve(kind: str, port: int, db: Path) -> None:
     import uvicorn
 
-    if kind in _BEHAVIOUR:
-        from mock_provider.app import create_app
-
-        app = create_app(db=db, api_key=API_KEY, webhook_secret="bench-secret", seed=1)
-    else:
-        app = _baseline_app(kind, db)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, loop="uvloop",
-                http="httptools", backlog=4096)
+    uvicorn.run(_baseline_app(kind, db), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools", backlog=4096)
 
 
 # ---- the harness ----------------------------------------------------------------------------------
@@ -143,27 +156,61 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: floa
     raise RuntimeError(f"benchmark server not listening on {port} after {timeout_s} s")
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
-def _server(kind: str, workdir: Path, core: str) -> Iterator[tuple[int, int]]:
+def spawn(command: list[str], port: int, *, cwd: Path = _ROOT, pythonpath: Path = _ROOT,
+          quiet: bool = False) -> Iterator[int]:
+    """Run ``command`` (a server that will listen on ``port``); yield its pid; stop (then kill) it after."""
+    env = os.environ | {"PYTHONPATH": str(pythonpath)}
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=output)
+    try:
+        _wait_listening(port, process)
+        yield process.pid
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def receiver(core: str) -> Iterator[int]:
+    """The live callback receiver (``bench._receiver``) pinned to ``core``; yields its port."""
+    port = _free_port()
+    with spawn(["taskset", "-c", core, sys.executable, "-m", "bench._receiver", str(port)], port):
+        yield port
+
+
+def delivered(port: int) -> int:
+    """How many requests the receiver on ``port`` has answered."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_count", timeout=5) as response:
+        return int(response.read())
+
+
+@contextmanager
+def _server(kind: str, workdir: Path, core: str, previous_src: Path | None) -> Iterator[tuple[int, int]]:
     """A server for ``kind`` pinned to ``core``, stopped (then killed) on the way out."""
     port = _free_port()
     db = workdir / f"{kind}-{port}.db"
-    command = ["taskset", "-c", core, sys.executable, str(Path(__file__).resolve()), "--serve", kind,
-               "--port", str(port), "--db", str(db)]
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen(command, env=env)
-    try:
-        _wait_listening(port, process)
+    if kind in _PROVIDERS:
+        source = previous_src if kind == "previous" and previous_src is not None else _ROOT
+        command = ["taskset", "-c", core, sys.executable, "-m", "mock_provider", "--port", str(port), "--db", str(db),
+                   "--api-key", API_KEY, "--webhook-secret", "bench-secret", "--seed", "1"]
+        # The working directory comes first on sys.path with -m: the source tree's own package is run.
+        context = spawn(command, port, cwd=source, pythonpath=source)
+    else:
+        context = spawn(["taskset", "-c", core, sys.executable, str(Path(__file__).resolve()), "--serve", kind,
+                         "--port", str(port), "--db", str(db)], port)
+    with context as pid:
         if kind in _BEHAVIOUR:
             _settings(port, _BEHAVIOUR[kind])
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield port, pid
 
 
 def _settings(port: int, changes: dict[str, Any]) -> None:
@@ -198,43 +245,74 @@ def parse_wrk(target: str, connections: int, text: str) -> Measurement:
                        errors, int(total.group(1)) if total else 0)
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_s(pid: int) -> float:
     """User plus system CPU seconds used so far by process ``pid`` (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_wrk(url: str, script: Path | None, connections: int, seconds: float, core: str) -> str:
+    """wrk's ``--latency`` output for one thread and ``connections`` connections, pinned to ``core``."""
+    command = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command += ["-s", str(script)] if script is not None else []
+    return subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+
+
+def _wait_delivered(port: int, expected: int, deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    while delivered(port) < expected:
+        if time.monotonic() > end:
+            raise RuntimeError(f"the receiver got {delivered(port)} of {expected} callbacks within {deadline_s:.0f} s")
+        time.sleep(0.02)
+
+
 def _wrk(target: str, server: tuple[int, int], script: Path, connections: int, seconds: float,
-         core: str) -> Measurement:
+         core: str, receiver_port: int | None) -> Measurement:
+    """One wrk run; for a delivering target the CPU window runs on until every callback has arrived."""
     port, pid = server
-    command = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "-s", str(script), f"http://127.0.0.1:{port}/"]
-    cpu_before = _cpu_s(pid)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
-    measured = parse_wrk(target, connections, result.stdout)
-    return dataclasses.replace(measured, server_cpu_s=_cpu_s(pid) - cpu_before)
+    cpu_before = cpu_s(pid)
+    before = delivered(receiver_port) if receiver_port is not None else 0
+    measured = parse_wrk(target, connections, run_wrk(f"http://127.0.0.1:{port}/", script, connections, seconds,
+                                                      core))
+    if receiver_port is not None:
+        _wait_delivered(receiver_port, before + measured.requests)
+    return dataclasses.replace(measured, server_cpu_s=cpu_s(pid) - cpu_before)
 
 
-def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str) -> list[Measurement]:
+def _script(folder: Path, callback_url: str) -> Path:
+    path = folder / f"orders-{abs(hash(callback_url))}.lua"
+    path.write_text(_LUA.replace("CALLBACK_URL", callback_url).replace("API_KEY", API_KEY))
+    return path
+
+
+def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str,
+            previous_src: Path | None = None, targets: tuple[str, ...] = TARGETS) -> list[Measurement]:
     """Every target, ``rounds`` times, under load and at one connection."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install it (apt-get install -y wrk)")
+    chosen = targets + (("previous",) if previous_src is not None else ())
     results: list[Measurement] = []
-    with tempfile.TemporaryDirectory(prefix="provider-bench-") as tmp:
-        script = Path(tmp) / "orders.lua"
-        script.write_text(_LUA)
+    with tempfile.TemporaryDirectory(prefix="provider-bench-") as tmp, receiver(load_core) as receiver_port:
+        dropped = _script(Path(tmp), "http://127.0.0.1:9/callbacks")
+        live = _script(Path(tmp), f"http://127.0.0.1:{receiver_port}/callbacks")
         for round_no in range(rounds):
-            for target in TARGETS:
-                with _server(target, Path(tmp), server_core) as server:
-                    _wrk(target, server, script, connections, 1.0, load_core)  # warm-up
-                    loaded = _wrk(target, server, script, connections, seconds, load_core)
-                    idle = _wrk(target, server, script, 1, min(seconds, 3.0), load_core)
+            for target in chosen:
+                delivers = target in _DELIVERING
+                script, counted = (live, receiver_port) if delivers else (dropped, None)
+                with _server(target, Path(tmp), server_core, previous_src) as server:
+                    _wrk(target, server, script, connections, 1.0, load_core, counted)  # warm-up
+                    loaded = _wrk(target, server, script, connections, seconds, load_core, counted)
+                    idle = _wrk(target, server, script, 1, min(seconds, 3.0), load_core, counted)
                 results += [loaded, idle]
-                print(f"round {round_no + 1} {target:8s} {loaded.requests_per_s:9.0f} req/s "
+                print(f"round {round_no + 1} {target:10s} {loaded.requests_per_s:9.0f} req/s "
                       f"({loaded.per_cpu_s:6.0f} per server CPU-s) "
                       f"p50 {loaded.p50_ms:.2f} ms p99 {loaded.p99_ms:.2f} ms errors {loaded.errors}; "
                       f"1 connection p50 {idle.p50_ms:.3f} ms", flush=True)
     return results
+
+
+def _of(results: list[Measurement], target: str, conns: int) -> list[Measurement]:
+    return [m for m in results if m.target == target and m.connections == conns]
 
 
 def report(results: list[Measurement], connections: int) -> str:
@@ -243,36 +321,75 @@ def report(results: list[Measurement], connections: int) -> str:
     Wall-clock rates move with whatever else the machine runs; requests per server CPU-second
     hardly do, so the table gives both and the ratios for both.
     """
-    def of(target: str, conns: int) -> list[Measurement]:
-        return [m for m in results if m.target == target and m.connections == conns]
-
-    lines = [f"{'target':9s} {'best req/s':>11s} {'median req/s':>13s} {'median /CPU-s':>14s} {'p50 ms':>8s} "
+    lines = [f"{'target':10s} {'best req/s':>11s} {'median req/s':>13s} {'median /CPU-s':>14s} {'p50 ms':>8s} "
              f"{'p99 ms':>8s} {'idle p50 ms':>12s} {'errors':>7s}"]
     best: dict[str, float] = {}
     median: dict[str, float] = {}
     per_cpu: dict[str, float] = {}
     idle: dict[str, float] = {}
-    for target in TARGETS:
-        loaded = of(target, connections)
+    present = [t for t in (*TARGETS, "previous") if _of(results, t, connections)]
+    for target in present:
+        loaded = _of(results, target, connections)
         best[target] = max(m.requests_per_s for m in loaded)
         median[target] = statistics.median(m.requests_per_s for m in loaded)
         per_cpu[target] = statistics.median(m.per_cpu_s for m in loaded)
-        idle[target] = statistics.median(m.p50_ms for m in of(target, 1))
-        lines.append(f"{target:9s} {best[target]:11.0f} {median[target]:13.0f} {per_cpu[target]:14.0f} "
+        idle[target] = statistics.median(m.p50_ms for m in _of(results, target, 1))
+        lines.append(f"{target:10s} {best[target]:11.0f} {median[target]:13.0f} {per_cpu[target]:14.0f} "
                      f"{statistics.median(m.p50_ms for m in loaded):8.2f} "
                      f"{statistics.median(m.p99_ms for m in loaded):8.2f} {idle[target]:12.3f} "
                      f"{sum(m.errors for m in loaded):7d}")
 
     def share(a: str, b: str, table: dict[str, float]) -> str:
-        return f"{table[a] / table[b]:.0%}" if table[b] else "n/a"
+        return f"{table[a] / table[b]:.0%}" if table.get(a) and table.get(b) else "n/a"
     lines.append(f"provider / hello: best {share('provider', 'hello', best)}, "
                  f"median {share('provider', 'hello', median)}, per CPU-s {share('provider', 'hello', per_cpu)} "
                  f"(target >= 40%); provider / sqlite insert: median {share('provider', 'sqlite', median)}; "
                  f"settling / hello: median {share('settling', 'hello', median)}")
-    lines.append(f"provider: best {best['provider']:.0f}, median {median['provider']:.0f}, "
-                 f"per CPU-s {per_cpu['provider']:.0f} orders/s (target >= 5000); "
-                 f"latency added at one connection: {idle['provider'] - idle['hello']:.3f} ms (p50)")
+    if "provider" in best and "hello" in best:
+        lines.append(f"provider: best {best['provider']:.0f}, median {median['provider']:.0f}, "
+                     f"per CPU-s {per_cpu['provider']:.0f} orders/s; "
+                     f"latency added at one connection: {idle['provider'] - idle['hello']:.3f} ms (p50)")
+    if "delivering" in per_cpu:
+        lines.append(f"delivering (create, settle, sign, deliver, journal): {per_cpu['delivering']:.0f} orders per "
+                     f"provider CPU-s (target >= 5000), {share('delivering', 'hello', per_cpu)} of hello per CPU-s")
+    if "previous" in per_cpu:
+        lines.append(f"previous source, delivering: {per_cpu['previous']:.0f} orders per provider CPU-s; "
+                     f"now / previous {share('delivering', 'previous', per_cpu)}")
     return "\n".join(lines)
+
+
+_REPRODUCE = "python -m bench.provider_throughput"
+
+
+def figures(quick: bool = True, previous_src: Path | None = None) -> list[Figure]:
+    """The suite's rows: the provider's whole work per CPU-second, beside a bare Starlette app."""
+    rounds, seconds, connections = (2, 4.0, 64) if quick else (3, 5.0, 64)
+    results = measure(rounds, seconds, connections, "0", "1", previous_src)
+    print(report(results, connections))
+
+    def per_cpu(target: str) -> float:
+        return statistics.median(m.per_cpu_s for m in _of(results, target, connections))
+
+    def wall(target: str) -> float:
+        return statistics.median(m.requests_per_s for m in _of(results, target, connections))
+    reproduce = f"{_REPRODUCE} --rounds {rounds} --seconds {seconds:g}"
+    delivering, hello = per_cpu("delivering"), per_cpu("hello")
+    rows = [
+        Figure("mock provider, orders per provider CPU-s, settlement + signed delivery to a live receiver",
+               f"{delivering:,.0f} /CPU-s ({wall('delivering'):,.0f}/s wall, 1 core)",
+               "the provider's one Python thread: HTTP parsing and the ASGI stack (uvicorn, Starlette), then the "
+               "SQLite group commit, settlement and the aiohttp callback client (target >= 5,000)", reproduce),
+        Figure("mock provider delivering / bare Starlette hello, per CPU-s, same run", f"{delivering / hello:.0%} "
+               f"(hello {hello:,.0f} /CPU-s)", "each order is two HTTP exchanges (its creation and its callback) "
+               "plus the ledger; hello is one exchange and no storage", reproduce),
+        Figure("mock provider, creation only (settlement stalled), per CPU-s", f"{per_cpu('provider'):,.0f} /CPU-s",
+               "the ASGI stack per request plus a group-committed SQLite insert", reproduce),
+    ]
+    if previous_src is not None:
+        rows.append(Figure("previous provider source, delivering, per CPU-s, same run",
+                           f"{per_cpu('previous'):,.0f} /CPU-s (now / previous {delivering / per_cpu('previous'):.2f})",
+                           "as above", f"{reproduce} --previous-src DIR"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -280,17 +397,23 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="repetitions of the whole set (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each loaded run (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s (what 'make bench' runs)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections under load (default 64)")
     parser.add_argument("--server-core", default="0", help="core the server is pinned to (default 0)")
-    parser.add_argument("--load-core", default="1", help="core wrk is pinned to (default 1)")
-    parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)
+    parser.add_argument("--load-core", default="1", help="core wrk and the receiver are pinned to (default 1)")
+    parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated subset of {TARGETS}")
+    parser.add_argument("--previous-src", type=Path, help="a source tree whose provider is measured as 'previous'")
+    parser.add_argument("--serve", choices=("hello", "sqlite"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         _serve(args.serve, args.port, args.db)
         return
-    results = measure(args.rounds, args.seconds, args.connections, args.server_core, args.load_core)
+    rounds, seconds = (2, 4.0) if args.quick else (args.rounds, args.seconds)
+    targets = tuple(t for t in args.targets.split(",") if t)
+    results = measure(rounds, seconds, args.connections, args.server_core, args.load_core, args.previous_src,
+                      targets)
     print(report(results, args.connections))
 
 
