@@ -1,12 +1,14 @@
 """The checker: the client history, the SUT's final state and the provider's ledger, joined per id.
 
-    evidence = read_evidence(run_dir.evidence_files())    # the edge: files to plain records
+    evidence = read_evidence(run_dir.evidence_files())    # the edge: files to plain records (DuckDB)
     findings = judge(evidence.judged[0])                  # pure, one id
     result = invariants_checker(evidence)                 # one concern; the others in ``checkers``
     verdict, reason = compose([result, ...])              # fail over unknown over pass
 
 ``harness.run.verdict.judge_run`` composes every checker over a run directory; it is what the
-run and ``orderquake check`` both call.
+run and ``orderquake check`` both call. ``read_evidence`` is the reader they use
+(``harness.checker.reading_duckdb``); ``harness.checker.reading.read_evidence`` is the plain-Python
+definition it is tested against, and its fallback.
 """
 
 from harness.checker.checkers import (
@@ -44,7 +46,8 @@ from harness.checker.model import (
     Verdict,
     compose,
 )
-from harness.checker.reading import EvidenceError, read_evidence
+from harness.checker.reading import EvidenceError
+from harness.checker.reading_duckdb import read_evidence
 
 __all__ = [
     "Category",

@@ -234,3 +234,18 @@ def is_clean(evidence: IdEvidence) -> bool:
         return False
     currency = client.currencies[0]
     return record.currency == currency and (sut.currency is None or sut.currency == currency)
+
+
+def add_money(money: dict[tuple[Kind, str | None], MoneySums], evidence: IdEvidence) -> None:
+    """Add what ``evidence`` moved to ``money``, per flow and currency: every provider record that moved money
+    (duplicates included) and every SUT row in the flow's success status (counted in ``money_currency``)."""
+    kind = evidence.kind
+    for record in evidence.provider:
+        if record.status == kind.success:
+            sums = money.setdefault((kind, record.currency), MoneySums())
+            sums.provider_minor += record.amount_minor or 0
+    for row in evidence.sut:
+        if row.status == kind.success:
+            sums = money.setdefault((kind, money_currency(row, evidence)), MoneySums())
+            sums.sut_minor = None if sums.sut_minor is None or row.amount_minor is None \
+                else sums.sut_minor + row.amount_minor

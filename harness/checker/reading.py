@@ -26,9 +26,9 @@ from harness.checker.evidence import (
     MoneySums,
     ProviderRecord,
     SutRow,
+    add_money,
     amount_value,
     is_clean,
-    money_currency,
     parse_history_line,
 )
 from harness.checker.model import Counts, Kind
@@ -113,10 +113,11 @@ def read_history(paths: Collection[Path], name: Callable[[Path], str] = _as_is
 def _rows(path: Path, name: Callable[[Path], str]) -> Iterator[tuple[str, dict[str, Any]]]:
     if not path.exists():
         return
+    shown = name(path)
     for number, line, _ in split_lines(path.read_bytes()):
         if not line.strip():
             continue  # a state file may end in a blank line; it holds no record
-        where = f"{name(path)}:{number}"
+        where = f"{shown}:{number}"
         try:
             row = decode(line)
         except ValueError:
@@ -240,7 +241,7 @@ def read_evidence(files: EvidenceFiles) -> Evidence:
             summary = client.summary() if client is not None and client.invokes else None
             evidence = IdEvidence(kind, op_id, summary, tuple(sut.get(op_id, ())), tuple(provider.get(op_id, ())),
                                   tuple(forged.get((kind, op_id), ())))
-            _add_money(money, evidence)
+            add_money(money, evidence)
             if is_clean(evidence):
                 clean[kind] += 1
             else:
@@ -250,15 +251,3 @@ def read_evidence(files: EvidenceFiles) -> Evidence:
                     damage=damage, torn=torn, unreadable=unreadable,
                     events_for=lambda keys: events_naming(paths, keys))
 
-
-def _add_money(money: dict[tuple[Kind, str | None], MoneySums], evidence: IdEvidence) -> None:
-    kind = evidence.kind
-    for record in evidence.provider:
-        if record.status == kind.success:
-            sums = money.setdefault((kind, record.currency), MoneySums())
-            sums.provider_minor += record.amount_minor or 0
-    for row in evidence.sut:
-        if row.status == kind.success:
-            sums = money.setdefault((kind, money_currency(row, evidence)), MoneySums())
-            sums.sut_minor = None if sums.sut_minor is None or row.amount_minor is None \
-                else sums.sut_minor + row.amount_minor

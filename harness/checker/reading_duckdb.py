@@ -60,6 +60,7 @@ from harness.checker.evidence import (
     MoneySums,
     ProviderRecord,
     SutRow,
+    add_money,
     parse_history_line,
 )
 from harness.checker.model import Counts, Kind
@@ -540,6 +541,6 @@ def _judged(con: duckdb.DuckDBPyConnection, events: str, forged: dict[Key, list[
         flow = KINDS[kind]
         evidence = IdEvidence(flow, op_id, clients.get((kind, text)), tuple(sut.get((kind, text), ())),
                               tuple(ledger.get((kind, text), ())), tuple(forged.get((flow, op_id), ())))
-        reading._add_money(money, evidence)
+        add_money(money, evidence)
         judged.append(evidence)
     return judged, money
