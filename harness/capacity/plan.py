@@ -5,7 +5,7 @@ Rates are given as a list (``--rates 20,40,80``) or as a geometric ladder (``--s
 
     latency:provider:300ms          KIND:LINK:VALUE, VALUE the kind's first parameter after the link
     reset_peer:db:0,toxicity=0.1    more parameters as NAME=VALUE after a comma
-    provider_slow,delay=400ms       a fault without a link
+    provider_slow,ms=400            a fault without a link
     {kind: latency, link: provider, latency: 300ms, jitter: 50ms}   a scenario's fault entry (YAML)
 
 Every spec is checked against the fault catalogue's parameters (``harness.faults``) before anything

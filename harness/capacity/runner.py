@@ -37,7 +37,8 @@ from harness.checker.model import RunVerdict, SloOutcome, Verdict
 from harness.checker.reading_duckdb import read_evidence
 from harness.faults.base import FaultContext
 from harness.load import LOCUSTFILE, LoadShape, iter_events, locust_commands
-from harness.run.final_reads import count_pending, mark_complete, read_provider_ledger, read_sut_state
+from harness.run.final_reads import count_pending, final_reads
+from harness.run.fit import fit_scenario
 from harness.run.load_process import LoadProcess
 from harness.run.recovery import wait_for_consistency
 from harness.run.runner import _planned, _Progress, finish
@@ -99,14 +100,15 @@ def leaders(stage: LocalStage) -> dict[str, int | None]:
 
 
 def arrival_commands(scenario: Scenario, *, rate: float, seconds: float, host: str, run_dir: RunDir,
-                     step_dir: Path, run_id: str, workers: int, users: int) -> list[tuple[list[str], dict[str, str]]]:
+                     step_dir: Path, run_id: str, workers: int, users: int,
+                     flows: str = "") -> list[tuple[list[str], dict[str, str]]]:
     """The ``locust`` processes of one step: ``locust_commands`` with the open-model locustfile."""
     users = users or max(1, workers)
     load = scenario.load
     shape = LoadShape(users=users, spawn_rate=users, duration_s=seconds + _SPAWN_SLACK_S, mix=load.mix_json(),
                       duplicates=load.duplicates, request_timeout_s=load.request_timeout)
     commands = locust_commands(shape, host=host, history_dir=run_dir.history, locust_dir=step_dir,
-                               seed=scenario.seed, run_id=run_id, workers=workers)
+                               seed=scenario.seed, run_id=run_id, workers=workers, flows=flows)
     for argv, env in commands:
         argv[argv.index(str(LOCUSTFILE))] = str(ARRIVALS)
         env.update({"ORDERQUAKE_ARRIVAL_RATE": repr(rate / users), "ORDERQUAKE_ARRIVAL_SECONDS": repr(seconds),
@@ -145,7 +147,7 @@ def _series_scenario(scenario: Scenario, faults: Sequence[ScheduledFault], reque
 def run_series(name: str, scenario: Scenario, target: Target, variant: str, request: CapacityRequest,
                faults: Sequence[ScheduledFault], out: Path, echo: Echo) -> Series:
     """Run one ladder on a fresh stage and judge it; see the module docstring."""
-    scenario = _series_scenario(scenario, faults, request)
+    scenario, notes = fit_scenario(_series_scenario(scenario, faults, request), target)
     run_dir = RunDir.create(f"{scenario.name}-{name}", out=out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())
@@ -154,6 +156,8 @@ def run_series(name: str, scenario: Scenario, target: Target, variant: str, requ
     measured: list[_Measured] = []
     held = f" holding {', '.join(describe_fault(f) for f in faults)}" if faults else ""
     echo(f"capacity {name}: {scenario.name} against {target.name} ({variant}){held} -> {run_dir.path}")
+    for note in notes:
+        echo(f"  note: {note}")
     try:
         with interruptible():
             _drive(scenario, target, request, run_dir, progress, measured, echo)
@@ -183,7 +187,7 @@ def _drive(scenario: Scenario, target: Target, request: CapacityRequest, run_dir
             step_dir.mkdir(parents=True, exist_ok=True)
             commands = arrival_commands(scenario, rate=rate, seconds=request.step_seconds, host=stage.client_url,
                                         run_dir=run_dir, step_dir=step_dir, run_id=step_run_id(run_dir.run_id, index),
-                                        workers=request.workers, users=request.users)
+                                        workers=request.workers, users=request.users, flows=stage.flows_env())
             before = sample(leaders(stage))
             load = LoadProcess.start(commands, log_path=run_dir.logs / f"locust-s{index}.log", cwd=run_dir.path)
             stage.register_process(f"locust-s{index}", load.pids)
@@ -209,9 +213,7 @@ def _drive(scenario: Scenario, target: Target, request: CapacityRequest, run_dir
         echo(f"  recovery: waiting up to {scenario.recovery_deadline:g} s for the backlog to drain")
         progress.recovery = wait_for_consistency(lambda: count_pending(stage.sut_database_url, target.state),
                                                  deadline_s=scenario.recovery_deadline, run_dir=run_dir)
-        counts = read_sut_state(stage.sut_database_url, target.state, run_dir)
-        counts.update({f"provider_{k}": v for k, v in read_provider_ledger(stage.provider_url, run_dir).items()})
-        mark_complete(run_dir, counts)
+        final_reads(target, stage.sut_database_url, stage.provider_url, run_dir)
     except Interrupted as exc:
         progress.interrupted, progress.reason = True, str(exc)
     except OrderquakeError as exc:

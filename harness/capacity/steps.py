@@ -7,8 +7,11 @@ invoked (``step_of``). Invokes and completions are paired on (process, op, id, a
 
 Latency runs from the invoke's ``intended_time`` when it has one (the open model's schedule,
 DESIGN.md section 5) and from its ``time`` otherwise, over ``ok`` and ``fail`` completions, with
-the report's nearest-rank percentiles (``harness.report.series.percentile``). Concurrency is
-Little's law over every completion: ``N = X * R``, completions per second times their mean latency.
+the report's nearest-rank percentiles (``harness.report.series.percentile``). Throughput is the
+step's completions over the time they took: from its first intended start to its last completion,
+and never less than the step's duration, so a service that lags behind an offered rate shows the
+rate it served, not the one it was offered. Concurrency is Little's law over every completion:
+``N = X * R``, throughput times the mean latency.
 
     >>> step_of("r1a2b3c4d-s3-o-4242-17")
     3
@@ -71,6 +74,7 @@ class StepLoad:
     """The step as its clients saw it."""
 
     seconds: float
+    span_seconds: float  # first intended start to last completion, at least ``seconds``
     arrivals: int  # invokes that carried an intended start: what the generator offered
     completed: int
     ok: int
@@ -103,6 +107,8 @@ def step_load(events: Iterable[Mapping[str, Any]], *, seconds: float) -> StepLoa
     every: list[float] = []
     lags: list[float] = []
     arrivals = 0
+    first: int | None = None
+    last: int | None = None
     for event in events:
         op, kind = event.get("op"), event.get("type")
         if not isinstance(op, str):
@@ -116,10 +122,13 @@ def step_load(events: Iterable[Mapping[str, Any]], *, seconds: float) -> StepLoa
                 lags.append(max(0.0, (actual - intended) / 1e6))
             if actual is not None:
                 invoked[key] = (intended if intended is not None else actual, actual)
+                first = min(first, invoked[key][0]) if first is not None else invoked[key][0]
             continue
         if kind not in _OUTCOMES:
             continue
         counts[op][str(kind)] += 1
+        if actual is not None:
+            last = max(last, actual) if last is not None else actual
         started = invoked.pop(key, None)
         if started is not None and actual is not None:
             latency = max(0.0, (actual - started[0]) / 1e6)
@@ -130,15 +139,17 @@ def step_load(events: Iterable[Mapping[str, Any]], *, seconds: float) -> StepLoa
         counts[op]["info"] += 1
     total = {outcome: sum(c[outcome] for c in counts.values()) for outcome in _OUTCOMES}
     completed = sum(total.values())
-    throughput = completed / seconds if seconds > 0 else 0.0
+    span = max(seconds, (last - first) / 1e9 if first is not None and last is not None else 0.0)
+    throughput = completed / span if span > 0 else 0.0
     mean = sum(every) / len(every) if every else None
     ops = {op: OpLoad(ok=c["ok"], fail=c["fail"], info=c["info"],
-                      per_second={o: round(c[o] / seconds, 3) for o in _OUTCOMES},
+                      per_second={o: round(c[o] / span, 3) if span > 0 else 0.0 for o in _OUTCOMES},
                       latency=Latency.of(latencies[op]))
            for op, c in sorted(counts.items())}
     return StepLoad(
-        seconds=seconds, arrivals=arrivals, completed=completed, ok=total["ok"], fail=total["fail"],
-        info=total["info"], throughput=round(throughput, 3), ok_per_second=round(total["ok"] / seconds, 3),
+        seconds=seconds, span_seconds=round(span, 3), arrivals=arrivals, completed=completed, ok=total["ok"],
+        fail=total["fail"], info=total["info"], throughput=round(throughput, 3),
+        ok_per_second=round(total["ok"] / span, 3) if span > 0 else 0.0,
         error_rate=round((total["fail"] + total["info"]) / completed, 6) if completed else 0.0,
         info_rate=round(total["info"] / completed, 6) if completed else 0.0,
         latency=Latency.of([v for op in latencies for v in latencies[op]]),

@@ -51,9 +51,12 @@ class _Arrival:
     Attributes it does not hold (``rng``, ``client``, ``known``, ``process``) are the user's.
     """
 
-    act = closed.OrderClient.act
-    submit = closed.OrderClient.submit
-    concurrently = closed.OrderClient.concurrently
+    # OrderClient's own functions, run with an arrival as ``self`` (typed Any: an arrival is not a User).
+    act: Any = closed.OrderClient.act
+    submit: Any = closed.OrderClient.submit
+    concurrently: Any = closed.OrderClient.concurrently
+    complete: Any = closed.OrderClient.complete
+    complete_steps: Any = closed.OrderClient.complete_steps
 
     def __init__(self, user: ArrivalClient, intended_ns: int) -> None:
         self._user = user
@@ -64,23 +67,30 @@ class _Arrival:
 
     def send(self, op: Op, path: str, op_id: str, body: dict[str, Any], value: dict[str, Any],
              attempt: int) -> EventType:
-        closed.RECORDER.record(EventType.INVOKE, op, op_id, process=self._user.process, attempt=attempt,
-                               value=value, intended_time=self._intended)
-        return self.complete(op, op_id, value, attempt, lambda: self._user.client.post(
-            path, json=body, name=path, catch_response=True))
+        """``OrderClient.send``, its invoke stamped."""
+        self._invoke(op, op_id, attempt, value)
+        if self.flows is not None:
+            return self._done(self.complete_steps(op, op_id, value, attempt, body))
+        return self._done(self.complete(op, op_id, value, attempt, lambda: self._user.client.post(
+            path, json=body, name=path, catch_response=True)))
 
     def read(self, op: Op, op_id: str) -> None:
+        """``OrderClient.read``, its invoke stamped."""
+        self._invoke(op, op_id, 1, None)
+        if self.flows is not None:
+            self._done(self.complete_steps(op, op_id, {}, 1, None))
+            return
         path = "/orders" if op is Op.GET_ORDER else "/payouts"
-        closed.RECORDER.record(EventType.INVOKE, op, op_id, process=self._user.process, attempt=1,
-                               intended_time=self._intended)
-        self.complete(op, op_id, {}, 1, lambda: self._user.client.get(
-            f"{path}/{op_id}", name=f"{path}/[id]", catch_response=True))
+        self._done(self.complete(op, op_id, {}, 1, lambda: self._user.client.get(
+            f"{path}/{op_id}", name=f"{path}/[id]", catch_response=True)))
 
-    def complete(self, op: Op, op_id: str, value: dict[str, Any], attempt: int, request: Any) -> EventType:
-        try:
-            return closed.OrderClient.complete(self, op, op_id, value, attempt, request)  # type: ignore[arg-type]
-        finally:
-            self._intended = None  # what follows a completion is the client's reaction, not an arrival
+    def _invoke(self, op: Op, op_id: str, attempt: int, value: dict[str, Any] | None) -> None:
+        closed.RECORDER.record(EventType.INVOKE, op, op_id, process=self._user.process, attempt=attempt,
+                               value=value, intended_time=self._intended)
+
+    def _done(self, kind: EventType) -> EventType:
+        self._intended = None  # what follows a completion is the client's reaction, not an arrival
+        return kind
 
 
 class ArrivalClient(FastHttpUser):
