@@ -238,5 +238,6 @@ const OQ = (() => {
     return new uPlot(opts, [x, s.ok, total], el);
   }
 
-  return {data, throughput, latency, backlog, spark, charts};
+  return {data, throughput, latency, backlog, spark, charts, make, yAxis, marksPlugin, decades, logSplits, fixed, ms,
+          COLOUR};
 })();
