@@ -24,6 +24,7 @@ from contract import SUT_STATUSES, Dialect, Flow
 from harness._exceptions import ScenarioError, UsageError
 from harness._paths import PROJECT_ROOT
 from harness._yaml import Path_, Reader, load_with_lines, show
+from harness.checker.model import Category
 from harness.flows.model import FlowSteps, parse_flows
 from harness.flows.template import Template
 
@@ -83,6 +84,7 @@ class Target:
     provider: ProviderSpec = field(default_factory=ProviderSpec)
     flows: Mapping[Flow, FlowSteps] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)  # the file's data, kept in the run directory
+    expect: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # scenario -> {variant: category}
 
     def check_variant(self, variant: str | None) -> str:
         """The variant to run (default ``correct``), or a UsageError listing the target's variants."""
@@ -147,6 +149,32 @@ def _status_maps(r: Reader, raw: Any, where: Path_) -> dict[str, dict[str, str]]
         maps[flow] = {str(own): str(contract) for own, contract in entries.items()
                       if per_flow or contract in allowed}
     return maps
+
+
+def _variants(r: Reader, raw: Any) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """``variants``: a list of names, or a mapping of each name to the scenarios that catch it
+    (``{scenario name: category}``), for the matrix of a target whose variants the built-in
+    scenarios' ``expect:`` does not know."""
+    if isinstance(raw, list):
+        if not all(isinstance(v, str) and v for v in raw):
+            raise r.fail(("variants",), f"expected a list of variant names, got {show(raw)}")
+        return list(raw), {}
+    if not isinstance(raw, dict):
+        raise r.fail(("variants",), "expected a list of variant names, or a mapping of each variant to the scenarios "
+                                    "that catch it ({no-retry: {provider-errors: unreturned}})")
+    categories = [category.value for category in Category if category.violation]
+    expect: dict[str, dict[str, str]] = {}
+    for variant, caught in raw.items():
+        where = ("variants", str(variant))
+        if caught is None:
+            caught = {}
+        if not isinstance(caught, dict):
+            raise r.fail(where, f"expected a mapping of scenario names to categories, got {show(caught)}")
+        for scenario, category in caught.items():
+            if category not in categories:
+                raise r.fail((*where, str(scenario)), f"expected one of {', '.join(categories)}, got {show(category)}")
+            expect.setdefault(str(scenario), {})[str(variant)] = str(category)
+    return [str(v) for v in raw], expect
 
 
 def _argv(r: Reader, raw: Any, path: Path_) -> tuple[str, ...]:
@@ -224,9 +252,7 @@ def parse_target(text: str, *, file: str, source: Path | None = None) -> Target:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise r.fail(("env", str(key)), f"expected a string template, got {show(value)}")
         _check_template(r, str(value), ("env", str(key)), STAGE_FIELDS)
-    variants = data.get("variants") or []
-    if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
-        raise r.fail(("variants",), f"expected a list of variant names, got {show(variants)}")
+    variants, expect = _variants(r, data.get("variants") or [])
     base = source.resolve().parent if source is not None else PROJECT_ROOT
     cwd = None
     if data.get("cwd") is not None:
@@ -249,4 +275,5 @@ def parse_target(text: str, *, file: str, source: Path | None = None) -> Target:
                   ready_deadline=r.number(data.get("ready_deadline", 30.0), ("ready_deadline",), above_zero=True),
                   source=source, variants=tuple(variants), cwd=cwd, setup=setup,
                   setup_deadline=r.number(data.get("setup_deadline", 300.0), ("setup_deadline",), above_zero=True),
-                  fixtures=fixtures, provider=_provider(r, data.get("provider")), flows=flows, raw=data)
+                  fixtures=fixtures, provider=_provider(r, data.get("provider")), flows=flows, raw=data,
+                  expect=expect)

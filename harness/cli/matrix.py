@@ -12,6 +12,7 @@ from harness._exceptions import ExitCode, UsageError
 from harness._paths import PROJECT_ROOT, scenarios_dir
 from harness.cli.run import add_target_options
 from harness.run import RunRequest, run
+from harness.run.fit import fit_scenario
 from harness.run.matrix import matrix_passed, plan, render, run_matrix, summary_json
 from harness.scenario import load_scenario
 from harness.target import load_target
@@ -33,7 +34,20 @@ def _matrix(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown variant(s) {', '.join(unknown)} of target {target.name}: expected "
                          f"{', '.join(known)} (the target file's variants list)")
-    scenarios = [(p, s.name, dict(s.expect)) for p in paths for s in [load_scenario(p)]]
+    scenarios = []
+    for path in paths:
+        scenario = load_scenario(path)
+        try:
+            fit_scenario(scenario, target)
+        except UsageError as exc:
+            print(f"matrix: skipped {path.name}: {exc}", flush=True)
+            continue
+        # The scenario's own expectations name the reference service's variants; the target file's
+        # variants mapping adds (and for its own variant names, decides) the rest.
+        expect = {v: c for v, c in scenario.expect.items() if v in known}
+        scenarios.append((path, scenario.name, {**expect, **target.expect.get(scenario.name, {})}))
+    if not scenarios:
+        raise UsageError(f"no scenario applies to target {target.name}: see the lines above")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cells = plan(scenarios, variants, seeds, full=args.full)
     out = (args.out or PROJECT_ROOT / "runs") / f"matrix-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"

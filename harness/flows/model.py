@@ -92,7 +92,8 @@ def _body(r: Reader, raw: Any, path: Path_) -> Any:
 def parse_step(r: Reader, raw: Any, path: Path_, known: set[str]) -> Step:
     """One step; ``known`` holds the names its templates may use and gains its captures."""
     data = r.mapping(raw, path, _STEP_KEYS)
-    name = r.text(data.get("name", f"step-{path[-1]}"), (*path, "name"))
+    default = path[-1] if isinstance(path[-1], str) else f"step-{path[-1] + 1}"
+    name = r.text(data.get("name", default), (*path, "name"))
     to = data.get("to", "sut")
     if to not in ("sut", "provider"):
         raise r.fail((*path, "to"), f"expected sut or provider, got {show(to)}")

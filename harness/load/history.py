@@ -66,11 +66,14 @@ class HistoryWriter:
 
     def record(self, kind: EventType, op: Op, op_id: str, *, process: int, attempt: int,
                value: dict[str, Any] | None = None, status: int | None = None,
-               error: str | None = None, intended_time: int | None = None) -> None:
+               error: str | None = None, intended_time: int | None = None,
+               steps: list[list[Any]] | None = None, captured: dict[str, Any] | None = None) -> None:
         """Buffer one event, stamped now; write the batch if it is full or old enough.
 
         ``intended_time`` (monotonic ns, open-model load only) is when the arrival schedule meant
-        the operation to start; the event's ``time`` stays when it actually started.
+        the operation to start; the event's ``time`` stays when it actually started. ``steps``
+        (``[[name, status], ...]``) and ``captured`` are a target flow's detail of one operation
+        (``harness.load.steps``).
         """
         event = {
             "type": kind.value, "op": op.value, "id": op_id, "process": process,
@@ -79,6 +82,10 @@ class HistoryWriter:
         }
         if intended_time is not None:
             event["intended_time"] = intended_time
+        if steps is not None:
+            event["steps"] = steps
+        if captured:
+            event["captured"] = captured
         self._buffer.append(orjson.dumps(event))
         if len(self._buffer) >= self._batch_size or self._clock() - self._last_flush >= self._interval:
             self.flush()
