@@ -75,7 +75,7 @@ class HistoryWriter:
         (``[[name, status], ...]``) and ``captured`` are a target flow's detail of one operation
         (``harness.load.steps``).
         """
-        event = {
+        event: dict[str, Any] = {
             "type": kind.value, "op": op.value, "id": op_id, "process": process,
             "time": time.monotonic_ns(), "wall": time.time(), "attempt": attempt,
             "value": value if value is not None else {}, "status": status, "error": error,
