@@ -120,6 +120,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self._background: set[asyncio.Task[Any]] = set()
+        self._creating: set[str] = set()  # ids whose creation is in flight
         # The hot writes go in batches (order_service.batch); a record is in one batch at a time.
         self._inserts: dict[str, Batcher[dict[str, Any], dict[str, Any] | None]] = {}
         self._adopts: dict[str, Batcher[tuple[str, str | None, str | None], str]] = {}
@@ -157,6 +158,18 @@ class Service:
             # BUG (ack-before-commit): the client hears 201 before the row exists anywhere durable.
             self._spawn(self._insert_then_submit(kind, request))
             return 201, {kind.id_field: request[kind.id_field], "status": "pending"}
+        record_id = str(request[kind.id_field])
+        if (not self.flags.durable_when_busy and record_id not in self._creating
+                and len(self._creating) >= self.settings.pool_size):
+            # BUG (drop-when-busy): every connection is taken, so the write goes to a buffer never flushed.
+            return 201, {kind.id_field: record_id, "status": "pending"}
+        self._creating.add(record_id)
+        try:
+            return await self._create(kind, request)
+        finally:
+            self._creating.discard(record_id)
+
+    async def _create(self, kind: Kind, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         created, row = await self._insert(kind, request)
         if not created:
             return 200, {kind.id_field: row[kind.id_field], "status": row["status"]}

@@ -8,6 +8,7 @@
 | `ack-before-commit`  | answers 201 before the order row is durable (written in the background) | lost          |
 | `fail-on-timeout`    | a provider timeout or 5xx marks the order failed, though it may be charged | divergent  |
 | `no-signature-check` | accepts callbacks without checking signature, timestamp or replay     | forged_accepted |
+| `drop-when-busy`     | more creates in flight than pool connections: 201, and the write dropped | lost, under load |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Variant(StrEnum):
     ACK_BEFORE_COMMIT = "ack-before-commit"
     FAIL_ON_TIMEOUT = "fail-on-timeout"
     NO_SIGNATURE_CHECK = "no-signature-check"
+    DROP_WHEN_BUSY = "drop-when-busy"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Flags:
     commit_before_ack: bool = True
     unknown_stays_pending: bool = True
     verify_callbacks: bool = True
+    durable_when_busy: bool = True
 
     @classmethod
     def of(cls, variant: Variant) -> Flags:
@@ -44,4 +47,5 @@ class Flags:
             Variant.ACK_BEFORE_COMMIT: cls(commit_before_ack=False),
             Variant.FAIL_ON_TIMEOUT: cls(unknown_stays_pending=False),
             Variant.NO_SIGNATURE_CHECK: cls(verify_callbacks=False),
+            Variant.DROP_WHEN_BUSY: cls(durable_when_busy=False),
         }[variant]
