@@ -34,7 +34,12 @@ def _up(args: argparse.Namespace) -> int:
     stage = up(target=target, variant=args.variant, seed=args.seed, allow_remote=args.allow_remote)
     print(f"stage up ({target.name}, variant {args.variant or 'correct'}, seed {args.seed})")
     _print_status(running_stage())
-    print(f"\nload it by hand with Locust's web UI:\n  ORDERQUAKE_HISTORY_DIR={stage.config.root / 'history'} "
+    flows = ""
+    if stage.flows_env():
+        path = stage.config.root / "flows.json"
+        path.write_text(stage.flows_env())
+        flows = f"ORDERQUAKE_FLOWS=@{path} "
+    print(f"\nload it by hand with Locust's web UI:\n  {flows}ORDERQUAKE_HISTORY_DIR={stage.config.root / 'history'} "
           f"{sys.executable} -m locust -f {LOCUSTFILE} --host {stage.client_url}")
     print("faults: 'orderquake fault add latency --link provider --latency 300ms'; stop: 'orderquake down'")
     return 0
@@ -48,6 +53,15 @@ def _down(args: argparse.Namespace) -> int:
 
 def _print_status(state: Any) -> None:
     current = status(state)
+    info = current.info
+    if info:
+        print(f"stage: target {info.get('target')} ({info.get('variant')}), provider dialect "
+              f"{info.get('provider_dialect', 'native')}, operations {', '.join(info.get('operations', []))}")
+        print(f"  api key {info.get('api_key')}  publishable key {info.get('publishable_key', '-')}  "
+              f"webhook secret {info.get('webhook_secret')}")
+        if info.get("webhook_url"):
+            print(f"  the provider's webhooks go to {info['webhook_url']}")
+        print(f"  SUT database (direct) {info.get('sut_database_url')}")
     print("components:")
     for name, entry in current.components.items():
         mark = "healthy" if entry["healthy"] else "NOT HEALTHY"
@@ -130,7 +144,7 @@ def _rejecting_unknown_options(base: type[argparse.ArgumentParser]) -> type[argp
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("up", help="start a stage and leave it running for exploration")
     parser.add_argument("--target", type=Path, help="target file (default: the reference service)")
-    parser.add_argument("--variant", help="the reference service's variant (default: correct)")
+    parser.add_argument("--variant", help="the target's variant (default: correct)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the provider's random choices (default 1)")
     parser.add_argument("--allow-remote", action="store_true", help="allow upstreams outside loopback")
     parser.set_defaults(handler=_up)
@@ -138,7 +152,8 @@ def register(subparsers: Any) -> None:
     subparsers.add_parser("down", help="stop the running stage and remove its files").set_defaults(handler=_down)
 
     parser = subparsers.add_parser("status", help="what runs where on the running stage")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable: components, links, and the stage's keys, dialect and SUT environment")
     parser.set_defaults(handler=_status)
 
     fault = subparsers.add_parser("fault", help="add, remove or list manual faults on the running stage")

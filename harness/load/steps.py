@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from contract import Flow
@@ -31,7 +32,10 @@ class FlowsConfig:
 
 
 def from_environment() -> FlowsConfig | None:
+    """``ORDERQUAKE_FLOWS``: the JSON itself, or ``@FILE`` holding it (what ``orderquake up`` prints)."""
     text = os.environ.get("ORDERQUAKE_FLOWS")
+    if text and text.startswith("@"):
+        text = Path(text[1:]).read_text()
     return FlowsConfig(text) if text else None
 
 

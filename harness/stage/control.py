@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from contract import publishable_key
 from harness._exceptions import UsageError
 from harness._paths import state_dir
 from harness.stage.local import LINKS, LocalStage, StageConfig
@@ -56,6 +57,12 @@ def up(*, target: Target | None, variant: str | None, seed: int, allow_remote: b
     stage.state.info = {"provider_url": stage.provider_url, "sut_url": stage.sut_url if "sut" in stage.components
                         else "", "client_url": stage.client_url, "sut_database_url": stage.sut_database_url,
                         "api_key": stage.api_key, "webhook_secret": stage.webhook_secret,
+                        "publishable_key": publishable_key(stage.api_key),
+                        "provider_dialect": stage.target.provider.dialect,
+                        "webhook_url": (stage.links["callbacks"].url + stage.target.provider.webhook_path
+                                        if stage.target.provider.dialect != "native" else ""),
+                        "operations": list(stage.target.flow_names()),
+                        "sut_environment": stage.sut_environment() if "sut" in stage.components else {},
                         "logs": str(stage.log_dir), "variant": variant or "correct", "target": stage.target.name}
     stage.state.save()
     return stage
@@ -92,7 +99,7 @@ class Status:
     info: Mapping[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"components": self.components, "links": self.links}
+        return {"components": self.components, "links": self.links, "stage": dict(self.info)}
 
 
 def status(state: StageState) -> Status:
