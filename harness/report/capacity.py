@@ -89,7 +89,8 @@ def _cards(series: Sequence[Mapping[str, Any]]) -> str:
         knee = one["knee"]
         model = one.get("model", {})
         peak = model.get("peak_throughput") or model.get("ceiling")
-        cards += [(_knee_text(one), f"knee · {one['name']}", "warn" if knee.get("lower_bound") else "good"),
+        css = "bad" if knee.get("rate") is None else "warn" if knee.get("lower_bound") else "good"
+        cards += [(_knee_text(one), f"knee · {one['name']}", css),
                   (f"{knee['first_broken_rate']:g}/s" if knee.get("first_broken_rate") else "none",
                    f"first broken · {one['name']}", "bad" if knee.get("first_broken_rate") else ""),
                   (f"{peak:.0f}/s" if peak else "none", f"model peak · {one['name']}",
