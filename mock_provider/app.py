@@ -29,6 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mock_provider.behaviour import Behaviour, draw_delay_s
+from mock_provider.callback_client import CallbackClient
 from mock_provider.delivery import AiohttpSender, Deliverer, Send, httpx_sender
 from mock_provider.dialects import Dialect, StripeOptions
 from mock_provider.dialects.stripe_api import StripeDialect
@@ -274,10 +275,12 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 sender = AiohttpSender()
                 await sender.open()
                 stack.push_async_callback(sender.close)
-                send: Send = sender
+                client = CallbackClient(fallback=sender)  # plain http:// itself, the rest through aiohttp
+                stack.callback(client.close)
+                send: Send = client
             else:
-                client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, timeout=5.0))
-                send = httpx_sender(client)
+                in_process = await stack.enter_async_context(httpx.AsyncClient(transport=transport, timeout=5.0))
+                send = httpx_sender(in_process)
             if face is not None:
                 send = face.wrap_send(send)
             deliverer = Deliverer(provider, send)

@@ -83,7 +83,6 @@ class Deliverer:
         self.provider = provider
         self.send = send
         self._in_flight: set[str] = set()
-        self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -98,30 +97,33 @@ class Deliverer:
             await asyncio.sleep(_TICK_S)
 
     def _dispatch(self, now: float) -> None:
+        # At most _MAX_IN_FLIGHT events are being delivered, each one POST at a time: that bounds
+        # the callbacks in flight, with no semaphore to pass per POST.
         room = _MAX_IN_FLIGHT - len(self._in_flight)
         if room <= 0:
             return
-        rows = self.provider.ledger.all("SELECT * FROM outbox WHERE done=0 AND next_at<=? ORDER BY next_at LIMIT ?",
-                                        (now, room + len(self._in_flight)))
-        for row in rows:
-            if row["event_id"] in self._in_flight:
-                continue
+        loop = asyncio.get_running_loop()
+        generation = self.provider.generation
+        for row in self.provider.due_callbacks(now, room):
             self._in_flight.add(row["event_id"])
-            task = asyncio.get_running_loop().create_task(self._deliver(dict(row)))
+            task = loop.create_task(self._deliver(row, generation))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _deliver(self, row: dict[str, Any], generation: int) -> None:
+        again = True
         try:
-            await self._attempt(row)
+            again = await self._attempt(row)
         except Exception:  # the next tick retries the event; say why it failed rather than lose it
             log.exception("delivery of %s failed", row["event_id"])
         finally:
             self._in_flight.discard(row["event_id"])
+            if again:
+                self.provider.requeue(row, generation)
 
-    async def _attempt(self, row: dict[str, Any]) -> None:
+    async def _attempt(self, row: dict[str, Any]) -> bool:
+        """One attempt (two POSTs when it is duplicated), journaled; True when the event is to be tried again."""
         behaviour = self.provider.behaviour
-        ledger = self.provider.ledger
         attempt = int(row["attempt"]) + 1
         duplicate = attempt == 1 and self.provider.chance(behaviour.callback_duplicate_rate,
                                                               self.provider.duplicate_rng)
@@ -131,20 +133,20 @@ class Deliverer:
             status, error = await self._post(row)
         delivered = status is not None and 200 <= status < 300
         self.provider.journal(row, attempt, "delivered" if delivered else "failed", status, error)
-        if delivered or attempt >= behaviour.callback_max_attempts:
-            ledger.execute("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
-        else:
+        again = not (delivered or attempt >= behaviour.callback_max_attempts)
+        if again:
             backoff = behaviour.callback_backoff_ms / 1000 * (2 ** (attempt - 1))
-            ledger.execute("UPDATE outbox SET attempt=?, next_at=? WHERE event_id=?",
-                           (attempt, time.time() + min(backoff, 60.0), row["event_id"]))
-        await ledger.committed()
+            self.provider.callback_retry(row, attempt, time.time() + min(backoff, 60.0))
+        else:
+            self.provider.callback_done(row, attempt)
+        await self.provider.ledger.committed()
+        return again
 
     async def _post(self, row: dict[str, Any]) -> tuple[int | None, str | None]:
         body = row["body"].encode()
         headers = {"Content-Type": "application/json",
                    "Provider-Signature": sign(self.provider.behaviour.webhook_secret, body, int(time.time()))}
-        async with self._slots:
-            return await self.send(row["url"], body, headers)
+        return await self.send(row["url"], body, headers)
 
     async def close(self) -> None:
         for task in list(self._tasks):

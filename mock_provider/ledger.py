@@ -83,6 +83,8 @@ class Ledger:
         self.db.executescript(SCHEMA)
         self.db.row_factory = sqlite3.Row
         self._in_tx = False
+        # Writes queued by ``execute_later``: statement -> parameter rows, in the order they came.
+        self._later: dict[str, list[tuple[Any, ...]]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
@@ -95,10 +97,39 @@ class Ledger:
     # ---- writes ------------------------------------------------------------------------------
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """Run a write inside the open group transaction (opened on demand)."""
+        self._begin()
+        return self.db.execute(sql, params)
+
+    def _begin(self) -> None:
         if not self._in_tx:
             self.db.execute("BEGIN")
             self._in_tx = True
-        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one write for many parameter rows inside the open group transaction."""
+        if rows:
+            self._begin()
+            self.db.executemany(sql, rows)
+
+    def execute_later(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Queue a write for the group transaction: it runs, batched with the same statement's other
+        rows (one ``executemany``), just before the commit, a read, or a wipe.
+
+        Only for writes that commute with every other write but a wipe (the journal's appends, the
+        outbox's updates by event id), so that running them later changes nothing anyone can see:
+        every read on this connection and every commit runs them first.
+        """
+        self._begin()
+        rows = self._later.get(sql)
+        if rows is None:
+            self._later[sql] = [params]
+        else:
+            rows.append(params)
+
+    def _flush(self) -> None:
+        later, self._later = self._later, {}
+        for sql, rows in later.items():
+            self.db.executemany(sql, rows)
 
     async def committed(self) -> None:
         """Wait until every write made so far is committed."""
@@ -112,6 +143,8 @@ class Ledger:
 
     def commit_now(self) -> None:
         if self._in_tx:
+            if self._later:
+                self._flush()
             self.db.execute("COMMIT")
             self._in_tx = False
         waiters, self._waiters = self._waiters, []
@@ -163,19 +196,27 @@ class Ledger:
 
     # ---- reads -------------------------------------------------------------------------------
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        if self._later:
+            self._flush()
         row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
         return row
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        if self._later:
+            self._flush()
         return list(self.db.execute(sql, params).fetchall())
 
     def iterate(self, sql: str, params: tuple[Any, ...] = (), batch: int = 2000) -> Iterator[list[sqlite3.Row]]:
+        if self._later:
+            self._flush()
         cursor = self.db.execute(sql, params)
         while rows := cursor.fetchmany(batch):
             yield rows
 
     def wipe(self) -> None:
         """Empty the ledger, keeping the id sequence so no later record reuses an old id."""
+        if self._later:
+            self._flush()
         for table in ("records", "idempotency", "outbox", "journal"):
             self.execute(f"DELETE FROM {table}")
         self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(self.seq),))

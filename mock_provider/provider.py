@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import random
 import sqlite3
 import time
@@ -28,8 +29,25 @@ from mock_provider.metrics import CALLBACKS
 Kind = Flow  # the provider's records are of the contract's two flows
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``ts`` as ISO-8601 UTC to the millisecond, ``2026-01-01T00:00:00.123Z``; equal to
+    ``datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")`` with ``Z`` for ``+00:00``.
+
+    Several stamps a millisecond are written under load, so the date and time of the current
+    second are formatted once and reused; the microseconds are rounded as ``fromtimestamp``
+    rounds them (half to even, on the exact fraction) before the milliseconds are cut.
+    """
+    global _second
+    whole = math.floor(ts)
+    micros = round((ts - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    if _second[0] != whole:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{micros // 1000:03d}Z"
 
 
 def public(kind: Kind, row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
@@ -65,6 +83,16 @@ def native_event(kind: Kind, row: Mapping[str, Any], now: float) -> tuple[str, s
     event_type = f"{kind.value}.{row['status']}"
     return event_id, event_type, {"event_id": event_id, "type": event_type, "created": int(now),
                                   "data": {kind.value: public(kind, row)}}
+
+
+_RECORD_COLUMNS = ("id", "object", "merchant_id", "amount_minor", "currency", "destination", "callback_url", "status",
+                   "idempotency_key", "created_at", "settled_at", "settle_after", "seq")
+_INSERT_RECORD = f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES ({','.join('?' * len(_RECORD_COLUMNS))})"
+_OUTBOX_COLUMNS = "event_id, object, object_id, merchant_id, type, url, body, attempt, next_at"
+
+
+def _outbox_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {key: row[key] for key in _OUTBOX_COLUMNS.split(", ")} | {"_rowid": row["rowid"]}
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,15 @@ class Provider:
         self._due = [(float(r["settle_after"]), int(r["seq"]))
                      for r in ledger.all("SELECT settle_after, seq FROM records WHERE status='processing'")]
         heapq.heapify(self._due)
+        # (next_at, rowid, row) of every callback not yet done: the outbox table's rows in the order
+        # its index gives them (next_at, then insertion), kept in memory so that delivery never
+        # reads the table back; rebuilt from it on start like the settlement schedule.
+        self._outbox = [(float(r["next_at"]), int(r["rowid"]), _outbox_row(r)) for r in ledger.all(
+            f"SELECT rowid, {_OUTBOX_COLUMNS} FROM outbox WHERE done=0 ORDER BY next_at, rowid")]
+        heapq.heapify(self._outbox)
+        # A wipe starts a new generation: a delivery in flight across it must not requeue its event.
+        self.generation = 0
+        self._callback_outcomes: dict[str, Any] = {}
 
     def chance(self, rate: float, rng: random.Random | None = None) -> bool:
         return rate > 0 and (rng or self.rng).random() < rate
@@ -122,8 +159,10 @@ class Provider:
         return int(digits) if len(record_id) > 10 and digits.isascii() and digits.isdigit() else None
 
     def forget_schedule(self) -> None:
-        """Drop the settlement schedule, for a wiped ledger."""
+        """Drop the settlement schedule and the callbacks not yet delivered, for a wiped ledger."""
         self._due.clear()
+        self._outbox.clear()
+        self.generation += 1
 
     # ---- idempotency --------------------------------------------------------------------------
     def begin(self, kind: Kind, key: str | None, request_hash: str) -> Outcome | None:
@@ -180,8 +219,7 @@ class Provider:
                "idempotency_key": key, "created_at": iso(now),
                "settled_at": None if status == "processing" else iso(now),
                "settle_after": settle_after, "seq": seq}
-        self.ledger.execute(f"INSERT INTO records ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
-                            tuple(row.values()))
+        self.ledger.execute(_INSERT_RECORD, tuple(row.values()))
         if status == "processing":
             heapq.heappush(self._due, (settle_after, seq))
         return row
@@ -204,8 +242,12 @@ class Provider:
         line = {"event_id": event["event_id"], "object": event["object"], "object_id": event["object_id"],
                 "merchant_id": event["merchant_id"], "type": event["type"], "attempt": attempt, "url": event["url"],
                 "outcome": outcome, "http_status": status, "error": error, "at": at or iso(time.time())}
-        self.ledger.execute("INSERT INTO journal (line) VALUES (?)", (orjson.dumps(line).decode(),))
-        CALLBACKS.labels(outcome).inc()
+        # Appends commute with every other write: they are batched into the next commit.
+        self.ledger.execute_later("INSERT INTO journal (line) VALUES (?)", (orjson.dumps(line).decode(),))
+        counter = self._callback_outcomes.get(outcome)
+        if counter is None:
+            counter = self._callback_outcomes[outcome] = CALLBACKS.labels(outcome)
+        counter.inc()
 
     def settle_due(self, now: float, limit: int = 500) -> int:
         """Settle records whose delay has passed, and put their callbacks in the outbox."""
@@ -219,13 +261,16 @@ class Provider:
         rows = self.ledger.all(f"SELECT * FROM records WHERE seq IN ({','.join('?' * len(due))}) "
                                "AND status='processing' ORDER BY settle_after, seq", tuple(due))
         settled_at = iso(now)
+        decided: list[tuple[Kind, dict[str, Any]]] = []
         for row in rows:
             kind = Kind(row["object"])
             refuse_rate = self.behaviour.decline_rate if kind is Kind.ORDER else self.behaviour.reject_rate
             status = kind.refusal if self.chance(refuse_rate, self.settlement_rng) else kind.success
-            self.ledger.execute("UPDATE records SET status=?, settled_at=? WHERE seq=?",
-                                (status, settled_at, row["seq"]))
-            self.announce(kind, dict(row) | {"status": status, "settled_at": settled_at}, now)
+            decided.append((kind, dict(row) | {"status": status, "settled_at": settled_at}))
+        self.ledger.executemany("UPDATE records SET status=?, settled_at=? WHERE seq=?",
+                                [(record["status"], settled_at, record["seq"]) for _, record in decided])
+        for kind, record in decided:
+            self.announce(kind, record, now)
         return len(rows)
 
     def announce(self, kind: Kind, row: Mapping[str, Any], now: float) -> None:
@@ -245,8 +290,41 @@ class Provider:
         if self.chance(self.behaviour.callback_reorder_rate, self.callback_rng):
             # Hold this event back so that events settled after it are delivered first.
             delay_s += self.callback_rng.uniform(0.5, 3.0) * max(self.behaviour.settle_delay_ms / 1000, 0.5)
-        self.ledger.execute(
+        body = orjson.dumps(payload).decode()
+        next_at = now + delay_s
+        cursor = self.ledger.execute(
             "INSERT OR IGNORE INTO outbox (event_id, object, object_id, merchant_id, type, url, body, next_at)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (event_id, kind.value, row["id"], row["merchant_id"], event_type, row["callback_url"],
-             orjson.dumps(payload).decode(), now + delay_s))
+            (event_id, kind.value, row["id"], row["merchant_id"], event_type, row["callback_url"], body, next_at))
+        if cursor.rowcount == 1:  # an event already in the outbox (done or not) is not queued twice
+            heapq.heappush(self._outbox, (next_at, cursor.lastrowid or 0, {
+                "event_id": event_id, "object": kind.value, "object_id": row["id"], "merchant_id": row["merchant_id"],
+                "type": event_type, "url": row["callback_url"], "body": body, "attempt": 0, "next_at": next_at,
+                "_rowid": cursor.lastrowid or 0}))
+
+    # ---- the outbox ---------------------------------------------------------------------------
+    def due_callbacks(self, now: float, limit: int) -> list[dict[str, Any]]:
+        """Take up to ``limit`` callbacks whose time has come, earliest first, out of the queue.
+
+        Each must come back through ``callback_done`` or ``callback_retry`` (or ``requeue``).
+        """
+        taken: list[dict[str, Any]] = []
+        while self._outbox and self._outbox[0][0] <= now and len(taken) < limit:
+            taken.append(heapq.heappop(self._outbox)[2])
+        return taken
+
+    def callback_done(self, row: dict[str, Any], attempt: int) -> None:
+        """The callback's last attempt was made (delivered, or the attempts ran out)."""
+        row["attempt"] = attempt
+        self.ledger.execute_later("UPDATE outbox SET done=1, attempt=? WHERE event_id=?", (attempt, row["event_id"]))
+
+    def callback_retry(self, row: dict[str, Any], attempt: int, next_at: float) -> None:
+        """The callback failed ``attempt`` times: try it again at ``next_at`` (requeued by ``requeue``)."""
+        row["attempt"], row["next_at"] = attempt, next_at
+        self.ledger.execute_later("UPDATE outbox SET attempt=?, next_at=? WHERE event_id=?",
+                                  (attempt, next_at, row["event_id"]))
+
+    def requeue(self, row: dict[str, Any], generation: int) -> None:
+        """Put a taken callback back in the queue at its ``next_at``, unless the ledger was wiped since."""
+        if generation == self.generation:
+            heapq.heappush(self._outbox, (float(row["next_at"]), int(row["_rowid"]), row))
