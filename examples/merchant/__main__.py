@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # it logs every request at INFO
     if args.command == "migrate":
         try:
             migrate()

@@ -45,6 +45,7 @@ class Intent:
     client_secret: str
     order_id: str | None
     attempt_failed: bool  # a confirmation was refused (Stripe puts it back to requires_payment_method)
+    charge_id: str | None  # the charge of a confirmed PaymentIntent: what receipts and refunds name
 
     @property
     def open(self) -> bool:
@@ -55,9 +56,11 @@ class Intent:
     @classmethod
     def of(cls, obj: Any) -> Intent:
         data = obj if isinstance(obj, dict) else obj.to_dict()
+        charge = data.get("latest_charge")
         return cls(id=data["id"], status=IntentStatus(data["status"]), client_secret=data.get("client_secret") or "",
                    order_id=(data.get("metadata") or {}).get("order_id"),
-                   attempt_failed=data.get("last_payment_error") is not None)
+                   attempt_failed=data.get("last_payment_error") is not None,
+                   charge_id=charge.get("id") if isinstance(charge, dict) else charge)
 
 
 def configure(secret_key: str) -> None:
@@ -92,7 +95,10 @@ async def create_intent(amount: int, currency: str, order_id: str, idempotency_k
     return Intent.of(await _call(stripe.PaymentIntent.create, **kwargs))
 
 
-async def retrieve_intent(intent_id: str) -> Intent:
+async def retrieve_intent(intent_id: str, *, with_charge: bool = False) -> Intent:
+    """The PaymentIntent as Stripe has it now; ``with_charge`` expands its charge (for the receipt)."""
+    if with_charge:
+        return Intent.of(await _call(stripe.PaymentIntent.retrieve, intent_id, expand=["latest_charge"]))
     return Intent.of(await _call(stripe.PaymentIntent.retrieve, intent_id))
 
 

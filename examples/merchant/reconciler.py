@@ -98,7 +98,8 @@ class Reconciler:
         outcome = outcome_of(intent)
         if outcome is not None:
             async def settle(conn: Conn) -> None:
-                await apply(conn, order_id, outcome, failure_keeps_paid=self.ctx.flags.failure_keeps_paid)
+                await apply(conn, order_id, outcome, charge_id=intent.charge_id,
+                            failure_keeps_paid=self.ctx.flags.failure_keeps_paid)
             await db.run(settle)
             if outcome is not Outcome.PAID:
                 log.info("order %s %s by reconciliation (PaymentIntent %s)", order_id, outcome.value, intent_id)

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS shop_order (
     currency TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'paid', 'failed', 'canceled')),
     payment_intent_id TEXT,
+    charge_id TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     checked_at TIMESTAMPTZ,

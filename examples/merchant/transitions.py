@@ -36,12 +36,14 @@ _FROM = {Outcome.PAID: ("pending", "failed", "canceled"), Outcome.FAILED: ("pend
          Outcome.CANCELED: ("pending",)}
 
 
-async def apply(conn: Conn, order_id: str, outcome: Outcome, *, failure_keeps_paid: bool = True) -> bool:
-    """Move ``order_id`` to ``outcome`` if its status allows; True if it changed."""
+async def apply(conn: Conn, order_id: str, outcome: Outcome, *, charge_id: str | None = None,
+                failure_keeps_paid: bool = True) -> bool:
+    """Move ``order_id`` to ``outcome`` if its status allows; True if it changed. A payment keeps its ``charge_id``."""
     allowed = _FROM[outcome]
     if outcome is Outcome.FAILED and not failure_keeps_paid:
         allowed = ("pending", "paid")  # BUG (late-failure-overwrites): a late failure unpays a paid order
     row = await (await conn.execute(
-        "UPDATE shop_order SET status = %s, updated_at = now() WHERE id = %s AND status = ANY(%s) RETURNING id",
-        (outcome.value, order_id, list(allowed)))).fetchone()
+        "UPDATE shop_order SET status = %s, charge_id = coalesce(%s, charge_id), updated_at = now() "
+        "WHERE id = %s AND status = ANY(%s) RETURNING id",
+        (outcome.value, charge_id, order_id, list(allowed)))).fetchone()
     return row is not None

@@ -3,8 +3,9 @@
 | variant                   | the bug                                                                  | shows as    |
 |---------------------------|--------------------------------------------------------------------------|-------------|
 | `correct`                 | none                                                                     | passes      |
-| `event-marked-early`      | the webhook's event id is committed before the order update; when the     | unreturned  |
-|                           | update fails, the redelivery is skipped as already processed             |             |
+| `event-marked-early`      | the webhook's event id is committed before the work it stands for (the   | unreturned  |
+|                           | charge looked up at Stripe, the order updated); when that work fails,    |             |
+|                           | the redelivery is skipped as already processed                           |             |
 | `late-failure-overwrites` | a `payment_intent.payment_failed` after `succeeded` turns `paid` into     | divergent   |
 |                           | `failed`                                                                 |             |
 | `retry-double-payment`    | create-payment always makes a new PaymentIntent with a fresh idempotency | duplicated  |

@@ -1,9 +1,11 @@
 """``POST /webhooks/stripe``: signed events, applied once.
 
 The signature is checked by the SDK (``stripe.Webhook.construct_event``, Stripe's five-minute
-tolerance); a bad one is a 400. The event id goes into ``processed_event`` in the same transaction
-as the order update it stands for, so either both are kept or neither is, and a database error
-answers 500 so that Stripe delivers the event again.
+tolerance); a bad one is a 400. For a payment, the PaymentIntent is retrieved with its charge
+expanded, whose id the order keeps for receipts and refunds. Then the event id goes into
+``processed_event`` in the same transaction as the order update it stands for, so either both
+are kept or neither is; anything that failed on the way answers 500, and Stripe delivers the
+event again.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import stripe
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from examples.merchant import payments
 from examples.merchant.db import Conn, Unavailable
-from examples.merchant.payments import Intent
+from examples.merchant.payments import Intent, ProviderError
 from examples.merchant.transitions import Outcome, apply
 from examples.merchant.web import context, error
 
@@ -31,26 +34,28 @@ _MARK = ("INSERT INTO processed_event (event_id, type, order_id) VALUES (%s, %s,
 
 async def stripe_webhook(request: Request) -> Response:
     ctx = context(request)
+    flags = ctx.flags
     payload = await request.body()
     try:
         event = stripe.Webhook.construct_event(payload, request.headers.get("stripe-signature", ""),
                                                ctx.settings.stripe_webhook_secret)
     except (ValueError, stripe.SignatureVerificationError) as exc:
         return error(400, "bad_signature", f"the event is not signed by Stripe: {exc}")
-    outcome = HANDLED.get(event["type"])
+    event_type, event_id = str(event["type"]), str(event["id"])
+    outcome = HANDLED.get(event_type)
     if outcome is None:
-        return JSONResponse({"received": True, "ignored": event["type"]})
+        return JSONResponse({"received": True, "ignored": event_type})
     intent = Intent.of(event["data"]["object"])
-    event_id, order_id = str(event["id"]), intent.order_id
+    order_id = intent.order_id
     if order_id is None:  # a PaymentIntent some other integration of the account made
         return JSONResponse({"received": True, "ignored": "no order_id"})
-    flags = ctx.flags
+    charge_id: str | None = None
 
     async def mark(conn: Conn) -> bool:
-        return await (await conn.execute(_MARK, (event_id, event["type"], order_id))).fetchone() is not None
+        return await (await conn.execute(_MARK, (event_id, event_type, order_id))).fetchone() is not None
 
-    async def update(conn: Conn) -> bool:
-        return await apply(conn, order_id, outcome, failure_keeps_paid=flags.failure_keeps_paid)
+    async def update(conn: Conn) -> None:
+        await apply(conn, order_id, outcome, charge_id=charge_id, failure_keeps_paid=flags.failure_keeps_paid)
 
     async def mark_and_update(conn: Conn) -> bool:
         if not await mark(conn):
@@ -58,15 +63,25 @@ async def stripe_webhook(request: Request) -> Response:
         await update(conn)
         return True
 
+    async def receipt() -> str | None:
+        if outcome is not Outcome.PAID:
+            return None
+        return (await payments.retrieve_intent(intent.id, with_charge=True)).charge_id
+
     try:
         if flags.mark_event_with_update:
+            charge_id = await receipt()
             fresh = await ctx.db.transaction(mark_and_update)
         else:
-            # BUG (event-marked-early): the mark is committed on its own first; if the update then fails,
-            # the redelivery finds the event marked and skips it.
+            # BUG (event-marked-early): the mark is committed first, on its own; if the work after it fails
+            # (Stripe or the database), the redelivery finds the event marked and skips it.
             fresh = await ctx.db.run(mark)
             if fresh:
+                charge_id = await receipt()
                 await ctx.db.transaction(update)
+    except ProviderError as exc:
+        log.warning("event %s not applied, Stripe unavailable (it will deliver the event again): %s", event_id, exc)
+        return error(500, "payment_provider_error", "the payment could not be looked up, deliver the event again")
     except (Unavailable, psycopg.Error) as exc:
         if flags.webhook_db_error_fails:
             log.warning("event %s not applied (Stripe will deliver it again): %s", event_id, exc)

@@ -65,8 +65,8 @@ def test_the_correct_service_takes_a_payment_a_decline_and_a_repeat(bench: Stage
         [record] = bench.provider.records(first["id"])
         assert (record["id"], record["status"], record["amount_minor"], record["currency"]) == (
             intent, "succeeded", 1234, "EUR")
-        assert merchant.sql("SELECT payment_intent_id, amount_cents, currency FROM shop_order WHERE id = %s",
-                            (first["id"],)) == [(intent, 1234, "eur")]
+        assert merchant.sql("SELECT payment_intent_id, charge_id, amount_cents, currency FROM shop_order "
+                            "WHERE id = %s", (first["id"],)) == [(intent, "ch_" + intent[3:], 1234, "eur")]
 
         declined = merchant.order("c-declined", 700)
         intent, secret = merchant.pay(declined["id"])
