@@ -24,8 +24,9 @@ native order; ``PUT /_control/stripe {"injected_error_status": 429|500|503}`` pi
 ``error_rate``'s injected failures.
 
 Keys: the secret key (``sk_...``) may call everything. The publishable key derived from it
-(:func:`publishable_key`), which Stripe.js uses in the payer's browser, may only retrieve and
-confirm a PaymentIntent, and only with that intent's ``client_secret``.
+(``contract.publishable_key``, the one derivation the harness and the mock share), which
+Stripe.js uses in the payer's browser, may only retrieve and confirm a PaymentIntent, and only
+with that intent's ``client_secret``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contract import Flow
+from contract import Flow, publishable_key
 from mock_provider.behaviour import draw_delay_s
 from mock_provider.delivery import Send
 from mock_provider.dialects import StripeOptions
@@ -67,15 +68,6 @@ _KEY = re.compile(r"^[ -~]{1,255}$")
 _CLAUSE = re.compile(r"""^\s*(?:metadata\[(['"])(?P<key>[^'"]+)\1\]|(?P<field>status))"""
                      r"""\s*:\s*(['"])(?P<value>[^'"]*)\4\s*$""")
 _INJECTED = {429: ("invalid_request_error", "rate_limit"), 500: ("api_error", None), 503: ("api_error", None)}
-
-
-def publishable_key(api_key: str) -> str:
-    """The publishable key paired with the secret ``api_key``: ``sk_test_x`` -> ``pk_test_x``, ``x`` -> ``pk_x``.
-
-    >>> publishable_key("sk_test_abc")
-    'pk_test_abc'
-    """
-    return "pk_" + api_key.removeprefix("sk_") if api_key.startswith("sk_") else "pk_" + api_key
 
 
 class KeyKind(Enum):

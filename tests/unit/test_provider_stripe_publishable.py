@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from contract import publishable_key
 from mock_provider.app import create_app
 from mock_provider.dialects import Dialect, StripeOptions
-from mock_provider.dialects.stripe_api import publishable_key
 
 KEY = "sk_test_pk"
 SECRET = {"Authorization": f"Bearer {KEY}"}

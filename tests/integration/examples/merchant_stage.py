@@ -28,8 +28,8 @@ import httpx
 import psycopg
 import yaml
 
+from contract import publishable_key
 from harness.stage.postgres import PostgresServer, data_home
-from mock_provider.dialects.stripe_api import publishable_key
 
 REPO = Path(__file__).resolve().parents[3]
 TARGET = REPO / "examples" / "merchant" / "target.yaml"
