@@ -58,6 +58,7 @@ class Duplicate(StrEnum):
 
 
 _PATTERNS = list(Duplicate)
+_SLOTS = 8  # process numbers per user: its own and one per submission of a burst (at most 5)
 _PATHS = {Op.ORDER: ("/orders", "order_id", "o"), Op.PAYOUT: ("/payouts", "payout_id", "p")}
 _READS = {Op.GET_ORDER: Op.ORDER, Op.GET_PAYOUT: Op.PAYOUT}
 
@@ -121,7 +122,9 @@ class OrderClient(FastHttpUser):
 
     def on_start(self) -> None:
         index = next(_USERS)
-        self.process = PID * 100_000 + index
+        # A Jepsen process has at most one open operation: the submissions of a concurrent burst
+        # (double click, retry storm) run as processes of their own, this number plus 1 to 7.
+        self.process = (PID * 100_000 + index) * _SLOTS
         self.rng = random.Random(f"{SEED}:{WORKER}:{index}")
         self.ops = [Op(name) for name, weight in MIX.items() if weight > 0]
         self.weights = [MIX[op.value] for op in self.ops]
@@ -165,7 +168,7 @@ class OrderClient(FastHttpUser):
     def concurrently(self, op: Op, path: str, op_id: str, body: dict[str, Any], value: dict[str, Any], *,
                      count: int) -> EventType:
         """Send ``count`` submissions at once; ``ok`` if any was acknowledged, else the last outcome."""
-        greenlets = [gevent.spawn(self.send, op, path, op_id, body, value, 1 + i) for i in range(count)]
+        greenlets = [gevent.spawn(_Slot(self, i + 1).send, op, path, op_id, body, value, 1 + i) for i in range(count)]
         gevent.joinall(greenlets)
         outcomes = [g.value for g in greenlets if g.successful()]
         if EventType.OK in outcomes:
@@ -230,3 +233,19 @@ class OrderClient(FastHttpUser):
         RECORDER.record(kind, op, op_id, process=self.process, attempt=attempt, value=value,
                         status=status, error=error)
         return kind
+
+
+class _Slot:
+    """A user seen as another process: one submission of a concurrent burst, with its own process number."""
+
+    # OrderClient's own functions, run with a slot as ``self`` (typed Any: a slot is not a User).
+    send: Any = OrderClient.send
+    complete: Any = OrderClient.complete
+    complete_steps: Any = OrderClient.complete_steps
+
+    def __init__(self, user: OrderClient, slot: int) -> None:
+        self._user = user
+        self.process = user.process + slot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)

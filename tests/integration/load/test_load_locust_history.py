@@ -88,14 +88,20 @@ def _run_locust(url: str, tmp_path: Path, *, workers: int = 0, timeout_s: float 
 
 
 def _assert_well_formed(events: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
-    """Every invoke has exactly one completion after it; returns each write id's attempts."""
+    """Every invoke has exactly one completion after it, and a process has at most one operation open
+    at a time (Jepsen's history model; a double click runs as two processes); returns each write
+    id's attempts."""
     open_ops: dict[tuple[Any, ...], dict[str, Any]] = {}
+    busy: dict[int, tuple[Any, ...]] = {}
     attempts: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
     for event in events:
         key = (event["process"], event["op"], event["id"], event["attempt"])
         if event["type"] == "invoke":
             assert key not in open_ops, f"two invokes in flight for {key}"
+            process = event["process"]
+            assert process not in busy, f"process {process} opens {key} with {busy.get(process)} open"
             open_ops[key] = event
+            busy[event["process"]] = key
             if event["op"] in ("order", "payout"):
                 attempts[(event["op"], event["id"])].append(event["attempt"])
                 assert re.fullmatch(rf"{RUN_ID}-[op]-\d+-\d+", event["id"])
@@ -103,6 +109,7 @@ def _assert_well_formed(events: list[dict[str, Any]]) -> dict[tuple[str, str], l
         else:
             invoke = open_ops.pop(key, None)
             assert invoke is not None, f"a {event['type']} without its invoke: {event}"
+            busy.pop(event["process"], None)
             assert event["time"] >= invoke["time"]
     assert not open_ops, f"invokes without a completion after a clean stop: {list(open_ops)[:3]}"
     for ids_attempts in attempts.values():
