@@ -65,6 +65,9 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=_positive_int, help="override the number of Locust users")
     parser.add_argument("--workers", type=_positive_int, default=0, help="Locust worker processes (0: one)")
     parser.add_argument("--out", type=Path, help="parent folder of the run directory (default: runs/)")
+    parser.add_argument("--attach", type=Path, metavar="STAGE_FILE",
+                        help="run against a stage that already exists (staging): its Toxiproxy, database and "
+                             "provider, named in a stage file; nothing is started, stopped or killed")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow upstreams outside loopback (never needed on the local stage)")
 
@@ -72,7 +75,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
     return RunRequest(scenario=scenario, target=args.target, variant=args.variant, seed=args.seed,
                       duration=args.duration, users=args.users, workers=args.workers, soak=args.soak,
-                      out=args.out, allow_remote=args.allow_remote,
+                      out=args.out, allow_remote=args.allow_remote, attach=getattr(args, "attach", None),
                       progress=ProgressMode.QUIET if args.quiet else ProgressMode.AUTO)
 
 

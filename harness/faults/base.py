@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from harness._exceptions import UsageError
 
 if TYPE_CHECKING:
-    from harness.stage.local import LocalStage
+    from harness.stage.protocol import Stage
     from harness.target import Target
 
 
@@ -60,7 +60,7 @@ class FaultContext:
     journal (``forged.jsonl``). The scheduler journals start and heal in ``faults.jsonl``.
     """
 
-    stage: LocalStage
+    stage: Stage
     target: Target
     run_dir: Path
     rng: random.Random

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from harness._exceptions import UsageError
 from harness.scenario import Operation, Scenario
+from harness.stage.attach import PROCESS_FAULTS
 from harness.target import Target
 
 NATIVE_ONLY_FAULTS = frozenset({"forged_callbacks"})
@@ -47,3 +48,12 @@ def fit_scenario(scenario: Scenario, target: Target) -> tuple[Scenario, tuple[st
     note = (f"target {target.name} has no flow for {', '.join(dropped)}: those weights of the mix are dropped, "
             f"the rest keep theirs")
     return replace(scenario, load=replace(scenario.load, mix=kept)), (note,)
+
+
+def refuse_process_faults(scenario: Scenario) -> None:
+    """Attach mode starts, stops and kills nothing: a fault that would is refused before the run."""
+    needing = sorted(fault_kinds(scenario) & PROCESS_FAULTS)
+    if needing:
+        raise UsageError(f"scenario {scenario.name} needs to stop or kill processes ({', '.join(needing)}), and in "
+                         "attach mode orderquake never stops or kills what it did not start: run it on a stage "
+                         "orderquake starts, or remove those faults")

@@ -24,6 +24,7 @@ class RunRequest:
     soak: bool = False
     out: Path | None = None
     allow_remote: bool = False
+    attach: Path | None = None  # a stage file: run against a stage that already exists (harness.stage.attach)
     progress: ProgressMode = ProgressMode.AUTO  # QUIET: nothing on stderr, the caller prints the verdict
 
 

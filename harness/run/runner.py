@@ -14,7 +14,8 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -25,7 +26,7 @@ from harness.faults import REGISTRY
 from harness.faults.base import FaultContext
 from harness.load import LoadShape, locust_commands
 from harness.run.final_reads import count_pending, final_reads
-from harness.run.fit import fit_scenario
+from harness.run.fit import fit_scenario, refuse_process_faults
 from harness.run.load_process import LoadProcess
 from harness.run.progress import Phase, Reporter, reporter_for
 from harness.run.recovery import Recovery, wait_for_consistency
@@ -36,6 +37,8 @@ from harness.run.verdict import RunFacts, judge_run, write_outputs
 from harness.rundir import RunDir
 from harness.scenario import Overrides, Scenario, load_scenario
 from harness.stage import LocalStage, StageConfig
+from harness.stage.attach import AttachedStage, load_attach
+from harness.stage.protocol import Stage
 from harness.target import Target, load_target
 
 _LOCUST_GRACE_S = 60.0
@@ -63,17 +66,57 @@ def _planned(scenario: Scenario, ctx: FaultContext) -> list[Planned]:
     return plan
 
 
-def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: RunDir, progress: _Progress,
-           reporter: Reporter) -> None:
-    stage: LocalStage | None = None
+@dataclass
+class Held:
+    """What a drive started and must stop whatever happens: the fault schedule, Locust, the stage."""
+
+    stage: Stage | None = None
     load: LoadProcess | None = None
     scheduler: FaultScheduler | None = None
+
+
+@contextmanager
+def holding(progress: _Progress) -> Iterator[Held]:
+    """Stop everything a drive put in ``Held``, under signals ignored; an interruption or a harness
+    error ends the drive and is kept in ``progress`` for the verdict (``finish``)."""
+    held = Held()
     try:
-        reporter.phase(Phase.STAGE, detail=f"starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
-                                           f"({request.variant or 'correct'})")
-        stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
-                                             variant=request.variant, log_dir=run_dir.logs,
-                                             allow_remote=request.allow_remote))
+        yield held
+    except Interrupted as exc:
+        progress.interrupted = True
+        progress.reason = str(exc)
+    except OrderquakeError as exc:
+        progress.reason, progress.error_code = str(exc), exc.exit_code
+    finally:
+        with shielded():
+            if held.scheduler is not None:
+                held.scheduler.stop()
+            if held.load is not None:
+                held.load.stop()
+                if not progress.load_seconds:
+                    progress.load_seconds = time.monotonic() - held.load.started
+            if held.stage is not None:
+                held.stage.stop()
+                if isinstance(held.stage, LocalStage):
+                    # The database files are large and their content is saved in state/; the logs stay.
+                    shutil.rmtree(held.stage.postgres.data_dir, ignore_errors=True)
+
+
+def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: RunDir, progress: _Progress,
+           reporter: Reporter) -> None:
+    with holding(progress) as held:
+        stage: Stage
+        if request.attach is not None:
+            reporter.phase(Phase.STAGE, detail=f"attaching to the stage of {request.attach} (nothing is started)")
+            attached = load_attach(request.attach, allow_remote=request.allow_remote)
+            stage = held.stage = AttachedStage.open(target, attached, log_dir=run_dir.logs,
+                                                    allow_remote=request.allow_remote)
+        else:
+            reporter.phase(Phase.STAGE, detail=f"starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
+                                               f"({request.variant or 'correct'})")
+            stage = held.stage = LocalStage.start(StageConfig(
+                root=run_dir.stage, target=target, seed=scenario.seed, variant=request.variant, log_dir=run_dir.logs,
+                allow_remote=request.allow_remote))
         ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
         shape = load_shape(scenario)
         commands = locust_commands(shape, host=stage.client_url, history_dir=run_dir.history,
@@ -83,9 +126,9 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
         reporter.phase(Phase.LOAD, expected_s=scenario.duration,
                        detail=f"{shape.users} users for {scenario.duration:g} s; faults: {faults}")
         progress.load_started_wall = time.time()
-        load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
+        load = held.load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
         stage.register_process("locust", load.pids)
-        scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
+        scheduler = held.scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
         scheduler.start(origin=load.started)
         load.wait(timeout_s=scenario.duration + shape.stop_timeout_s + _LOCUST_GRACE_S)
         progress.load_seconds = time.monotonic() - load.started
@@ -99,23 +142,6 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
             deadline_s=scenario.recovery_deadline, run_dir=run_dir)
         reporter.phase(Phase.FINAL_READS, detail="the SUT's state and the provider's ledger, read directly")
         final_reads(target, stage.sut_database_url, stage.provider_url, run_dir)
-    except Interrupted as exc:
-        progress.interrupted = True
-        progress.reason = str(exc)
-    except OrderquakeError as exc:
-        progress.reason, progress.error_code = str(exc), exc.exit_code
-    finally:
-        with shielded():
-            if scheduler is not None:
-                scheduler.stop()
-            if load is not None:
-                load.stop()
-                if not progress.load_seconds:
-                    progress.load_seconds = time.monotonic() - load.started
-            if stage is not None:
-                stage.stop()
-                # The database files are large and their content is saved in state/; the logs stay.
-                shutil.rmtree(stage.postgres.data_dir, ignore_errors=True)
 
 
 def load_shape(scenario: Scenario) -> LoadShape:
@@ -147,6 +173,9 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     target = load_target(request.target)
     variant = target.check_variant(request.variant)  # a wrong variant is refused before anything starts
     scenario, notes = fit_scenario(scenario, target)
+    if request.attach is not None:
+        load_attach(request.attach, allow_remote=request.allow_remote)  # told before anything starts
+        refuse_process_faults(scenario)
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())
