@@ -5,7 +5,8 @@ are unit-tested with a plain function and ``orderquake validate`` renders steps 
 ``prepare``. One operation ends as exactly one of the history's outcomes:
 
 - ``ok``: every step answered a ``done`` code (any 2xx when none is listed), or one answered an
-  ``exists`` code (the operation was already done: the rest is skipped);
+  ``exists`` code (the operation was already done: the rest is skipped; in a user's set-up an
+  ``exists`` code goes on to the next step instead: the account exists, log in);
 - ``fail``: a step answered a ``refused`` code, or another 4xx (408, 425 and 429 aside): the
   service said definitely not;
 - ``info``: no response, a 5xx, a 408/425/429, a 2xx the step does not list, or a capture that
@@ -68,12 +69,13 @@ def prepare(step: Step, values: Mapping[str, Any]) -> Request:
     return Request(step.to, step.method, path, headers, body)
 
 
-def classify(step: Step, status: int | None) -> str:
-    """``next`` (go on), or the operation's outcome when this response ends it."""
+def classify(step: Step, status: int | None, *, set_up: bool = False) -> str:
+    """``next`` (go on), or the operation's outcome when this response ends it. In a user's set-up
+    an ``exists`` code goes on too (the account is there already: log in)."""
     if not status:
         return "info"
     if status in step.exists:
-        return "ok"
+        return "next" if set_up else "ok"
     if status in step.refused:
         return "fail"
     if 200 <= status < 300:
@@ -85,15 +87,20 @@ def classify(step: Step, status: int | None) -> str:
     return "info"
 
 
-def run_steps(steps: tuple[Step, ...], values: Mapping[str, Any], send: Send) -> Result:
-    """Run ``steps`` in order with ``values`` (and what each captures) until one ends the operation."""
+def run_steps(steps: tuple[Step, ...], values: Mapping[str, Any], send: Send, *, set_up: bool = False) -> Result:
+    """Run ``steps`` in order with ``values`` (and what each captures) until one ends the operation;
+    ``set_up``: a user's set-up steps (see ``classify``)."""
     known = dict(values)
     result = Result("ok")
     for step in steps:
+        missing = [name for name in step.names if name not in known]
+        if missing:  # a capture of a step that was skipped; the target file is checked, so rare
+            result.outcome, result.error = "info", f"{step.name}: no value for {{{missing[0]}}}"
+            return result
         response = send(step, prepare(step, known))
         result.steps.append((step.name, response.status))
         result.status = response.status
-        verdict = classify(step, response.status)
+        verdict = classify(step, response.status, set_up=set_up)
         if verdict != "next":
             result.outcome = verdict
             if verdict != "ok":

@@ -30,6 +30,7 @@ from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from contract import Flow
+from harness.flows.engine import Result
 from harness.load.history import EventType, HistoryWriter, Op
 from harness.load.steps import UserFlows, from_environment
 
@@ -44,7 +45,9 @@ HISTORY_ON = os.environ.get("ORDERQUAKE_HISTORY", "on") != "off"
 HISTORY_DIR = Path(os.environ.get("ORDERQUAKE_HISTORY_DIR", "history"))
 FLOWS = from_environment()  # a target's own HTTP steps (harness.load.steps), else the contract's API
 
-PID = os.getpid()
+# A remote worker's slot adds its process base (harness.distributed.protocol), so that the ids,
+# process numbers and history file names of processes on different machines never collide.
+PID = os.getpid() + int(os.environ.get("ORDERQUAKE_PROCESS_BASE", "0"))
 _SEQUENCE = itertools.count(1)
 _USERS = itertools.count()
 
@@ -201,6 +204,8 @@ class OrderClient(FastHttpUser):
                 result = self.flows.read(Flow(_READS[op].value), op_id)
             else:
                 result = self.flows.submit(Flow(op.value), op_id, body, attempt)
+        except Exception as exc:
+            result = Result("info", error=f"{type(exc).__name__}: {exc}")
         except BaseException as exc:  # the user is being stopped: the outcome stays unknown
             RECORDER.record(EventType.INFO, op, op_id, process=self.process, attempt=attempt, value=value,
                             status=None, error=f"{type(exc).__name__}: stopped mid-request")

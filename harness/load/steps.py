@@ -60,7 +60,7 @@ class UserFlows:
         """Run the flow's per-user steps once; False (to be tried again later) when they did not all pass."""
         if flow in self.ready:
             return True
-        result = run_steps(self.config.flows[flow].user, self.known, self._send)
+        result = run_steps(self.config.flows[flow].user, self.known, self._send, set_up=True)
         if result.outcome != "ok":
             return False
         self.known.update(result.captures)
@@ -86,7 +86,7 @@ class UserFlows:
                                      catch_response=True) as response:
                 status = int(response.status_code or 0) or None
                 body = response.content or b""
-                if classify(step, status) in ("next", "ok"):
+                if classify(step, status, set_up=True) in ("next", "ok"):
                     response.success()
                 else:
                     failure = response.request_meta.get("exception") if status is None else None

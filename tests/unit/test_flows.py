@@ -169,3 +169,21 @@ def test_templates_fill_the_start_command_and_the_environment() -> None:
     assert target.argv(None, values)[1:] == ["-m", "shop", "--port", "9"]
     assert target.environment(values) == {"PGHOST": "127.0.0.1", "URL": "http://127.0.0.1:5"}
 
+
+
+def test_in_a_user_s_set_up_an_existing_account_goes_on_to_log_in(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(BASE + FLOW.replace(
+        "    user:\n",
+        "    user:\n      - {name: signup, method: POST, path: /signup, done: [201], exists: [409]}\n"))
+    user = load_target(path).flows[Flow.ORDER].user
+    answers = iter([Response(409, b""), Response(200, b'{"token": "T"}')])
+    result = run_steps(user, {"user": 1}, lambda _step, _request: next(answers), set_up=True)
+    assert (result.outcome, result.captures) == ("ok", {"token": "T"})
+    assert classify(user[0], 409) == "ok" and classify(user[0], 409, set_up=True) == "next"
+
+
+def test_a_step_whose_value_is_missing_is_an_unknown_outcome_not_a_crash(tmp_path: Path) -> None:
+    _, pay = _flow(tmp_path)
+    result = run_steps((pay,), {"id": "i", "attempt": 1}, lambda _step, _request: Response(200, b""))
+    assert result.outcome == "info" and "no value for {order}" in (result.error or "")
