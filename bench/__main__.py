@@ -24,7 +24,7 @@ from bench._figures import Figure, git_commit, results_markdown, table
 _ROOT = Path(__file__).resolve().parents[1]
 # Cheap and steady first; the end-to-end stage last, so that a failure there loses least.
 _ORDER = ("stage_updown", "toxiproxy_latency", "provider_throughput", "locust_history", "checker_scale",
-          "order_service_e2e")
+          "order_service_e2e", "capacity_share")
 _NOTES = (
     "Wall-clock rates move with the neighbours' load on this shared machine; figures per CPU-second "
     "(each process's user + system time from /proc) move much less, so ratios are quoted per CPU-second "

@@ -367,8 +367,8 @@ def figures(quick: bool = True) -> list[Figure]:
                "the sum of every process's CPU per order, from /proc, first request to last settlement", reproduce),
         Figure("harness CPU share at the e2e benchmark's load (provider + Toxiproxy + load generator over total)",
                f"{harness / total:.0%} ({harness:.2f} of {total:.2f} CPU ms per order)",
-               "measured at the e2e benchmark's saturating load (wrk, 96 connections), not at a knee: "
-               "'orderquake capacity' is not in this tree; wrk stands for Locust", reproduce),
+               "at the e2e benchmark's saturating closed-loop load (wrk, 96 connections), not at a knee (see "
+               "capacity_share for that); wrk stands for the load generator", reproduce),
     ]
 
 
