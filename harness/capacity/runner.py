@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +40,7 @@ from harness.run.final_reads import count_pending, final_reads
 from harness.run.fit import fit_scenario
 from harness.run.load_process import LoadProcess
 from harness.run.recovery import wait_for_consistency
-from harness.run.runner import _planned, _Progress, finish
+from harness.run.runner import Held, _planned, _Progress, finish, holding
 from harness.run.schedule import FaultScheduler
 from harness.run.signals import interruptible, shielded
 from harness.rundir import RunDir
@@ -161,7 +160,7 @@ def run_series(name: str, scenario: Scenario, target: Target, variant: str, requ
     try:
         with interruptible():
             _drive(scenario, target, request, run_dir, progress, measured, echo)
-    except Interrupted as exc:
+    except Interrupted as exc:  # a signal that arrived between the stage's own handlers
         progress.interrupted, progress.reason = True, str(exc)
     verdict = finish(run_dir, variant=variant, started=started, progress=progress)
     return judge_steps(name, tuple(faults), run_dir, verdict, scenario, measured, request.step_seconds)
@@ -169,43 +168,19 @@ def run_series(name: str, scenario: Scenario, target: Target, variant: str, requ
 
 def _drive(scenario: Scenario, target: Target, request: CapacityRequest, run_dir: RunDir, progress: _Progress,
            measured: list[_Measured], echo: Echo) -> None:
-    stage: LocalStage | None = None
-    load: LoadProcess | None = None
-    scheduler: FaultScheduler | None = None
-    try:
-        stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
-                                             variant=request.variant, log_dir=run_dir.logs))
+    with holding(progress) as held:
+        stage = held.stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
+                                                          variant=request.variant, log_dir=run_dir.logs))
         ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
         progress.load_started_wall = time.time()
         origin = time.monotonic()
-        scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
+        scheduler = held.scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
         scheduler.start(origin=origin)
         for index, rate in enumerate(request.rates, start=1):
             if not keep_stepping(_provisional(measured, run_dir, scenario, request.step_seconds), request.stop_after):
                 break
-            step_dir = run_dir.locust / f"s{index}"
-            step_dir.mkdir(parents=True, exist_ok=True)
-            commands = arrival_commands(scenario, rate=rate, seconds=request.step_seconds, host=stage.client_url,
-                                        run_dir=run_dir, step_dir=step_dir, run_id=step_run_id(run_dir.run_id, index),
-                                        workers=request.workers, users=request.users, flows=stage.flows_env())
-            before = sample(leaders(stage))
-            load = LoadProcess.start(commands, log_path=run_dir.logs / f"locust-s{index}.log", cwd=run_dir.path)
-            stage.register_process(f"locust-s{index}", load.pids)
-            load.wait(timeout_s=request.step_seconds + _SPAWN_SLACK_S + 2 * scenario.load.request_timeout
-                      + _LOCUST_GRACE_S)
-            load = None
-            cpu = used(before, sample(leaders(stage)))
-            generator = read_generator(step_dir)
-            if generator.processes:
-                cpu["locust"] = generator.cpu_s
-            try:
-                backlog: int | None = count_pending(stage.sut_database_url, target.state)
-            except OrderquakeError:
-                backlog = None
-            measured.append(_Measured(index, rate, generator, cpu, backlog))
-            echo(f"  step {index}: {rate:g}/s for {request.step_seconds:g} s: sent {generator.sent} of "
-                 f"{generator.scheduled}, backlog {backlog if backlog is not None else '?'}, CPU "
-                 + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(cpu.items())))
+            measured.append(_step_load(stage, target, scenario, request, run_dir, held, index, rate))
+            echo(_step_line(measured[-1], request.step_seconds))
         progress.load_seconds = time.monotonic() - origin
         with shielded():
             scheduler.stop()
@@ -214,19 +189,36 @@ def _drive(scenario: Scenario, target: Target, request: CapacityRequest, run_dir
         progress.recovery = wait_for_consistency(lambda: count_pending(stage.sut_database_url, target.state),
                                                  deadline_s=scenario.recovery_deadline, run_dir=run_dir)
         final_reads(target, stage.sut_database_url, stage.provider_url, run_dir)
-    except Interrupted as exc:
-        progress.interrupted, progress.reason = True, str(exc)
-    except OrderquakeError as exc:
-        progress.reason, progress.error_code = str(exc), exc.exit_code
-    finally:
-        with shielded():
-            if scheduler is not None:
-                scheduler.stop()
-            if load is not None:
-                load.stop()
-            if stage is not None:
-                stage.stop()
-                shutil.rmtree(stage.postgres.data_dir, ignore_errors=True)
+
+
+def _step_load(stage: LocalStage, target: Target, scenario: Scenario, request: CapacityRequest, run_dir: RunDir,
+               held: Held, index: int, rate: float) -> _Measured:
+    """Offer one step's rate with its own Locust run; its CPU per component, its generator's account, the backlog."""
+    step_dir = run_dir.locust / f"s{index}"
+    step_dir.mkdir(parents=True, exist_ok=True)
+    commands = arrival_commands(scenario, rate=rate, seconds=request.step_seconds, host=stage.client_url,
+                                run_dir=run_dir, step_dir=step_dir, run_id=step_run_id(run_dir.run_id, index),
+                                workers=request.workers, users=request.users, flows=stage.flows_env())
+    before = sample(leaders(stage))
+    load = held.load = LoadProcess.start(commands, log_path=run_dir.logs / f"locust-s{index}.log", cwd=run_dir.path)
+    stage.register_process(f"locust-s{index}", load.pids)
+    load.wait(timeout_s=request.step_seconds + _SPAWN_SLACK_S + 2 * scenario.load.request_timeout + _LOCUST_GRACE_S)
+    held.load = None
+    cpu = used(before, sample(leaders(stage)))
+    generator = read_generator(step_dir)
+    if generator.processes:
+        cpu["locust"] = generator.cpu_s
+    try:
+        backlog: int | None = count_pending(stage.sut_database_url, target.state)
+    except OrderquakeError:
+        backlog = None
+    return _Measured(index, rate, generator, cpu, backlog)
+
+
+def _step_line(m: _Measured, seconds: float) -> str:
+    return (f"  step {m.index}: {m.rate:g}/s for {seconds:g} s: sent {m.generator.sent} of {m.generator.scheduled}, "
+            f"backlog {m.backlog if m.backlog is not None else '?'}, CPU "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(m.cpu.items())))
 
 
 def _provisional(measured: Sequence[_Measured], run_dir: RunDir, scenario: Scenario, seconds: float) -> list[Step]:

@@ -43,12 +43,15 @@ RATE = float(os.environ.get("ORDERQUAKE_ARRIVAL_RATE", "1"))
 SECONDS = float(os.environ.get("ORDERQUAKE_ARRIVAL_SECONDS", "5"))
 REPORT_DIR = Path(os.environ.get("ORDERQUAKE_ARRIVAL_REPORT_DIR", "."))
 _IDLE_S = 3600.0  # after its schedule a user waits, and Locust stops a waiting user at once
+_ARRIVALS = 100_000
 
 
 class _Arrival:
     """One arrival: ``OrderClient``'s operations run on the user's state, invokes stamped with the intended start.
 
-    Attributes it does not hold (``rng``, ``client``, ``known``, ``process``) are the user's.
+    Attributes it does not hold (``rng``, ``client``, ``known``, ``flows``) are the user's. The submissions
+    of a concurrent burst (``OrderClient.concurrently``: a double click, a retry storm) run as processes
+    of their own through ``OrderClient``'s send, so they are timed from their actual start.
     """
 
     # OrderClient's own functions, run with an arrival as ``self`` (typed Any: an arrival is not a User).
@@ -58,9 +61,13 @@ class _Arrival:
     complete: Any = closed.OrderClient.complete
     complete_steps: Any = closed.OrderClient.complete_steps
 
-    def __init__(self, user: ArrivalClient, intended_ns: int) -> None:
+    def __init__(self, user: ArrivalClient, intended_ns: int, number: int) -> None:
         self._user = user
         self._intended: int | None = intended_ns
+        # A Jepsen process has at most one open operation, so each arrival is a process of its own: the
+        # user's number times _ARRIVALS plus the arrival's (reused only long after it completed), times
+        # OrderClient's slots, which number the submissions of a burst as processes of their own too.
+        self.process = (user.process * _ARRIVALS + number % _ARRIVALS) * closed._SLOTS
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._user, name)
@@ -85,7 +92,7 @@ class _Arrival:
             f"{path}/{op_id}", name=f"{path}/[id]", catch_response=True)))
 
     def _invoke(self, op: Op, op_id: str, attempt: int, value: dict[str, Any] | None) -> None:
-        closed.RECORDER.record(EventType.INVOKE, op, op_id, process=self._user.process, attempt=attempt,
+        closed.RECORDER.record(EventType.INVOKE, op, op_id, process=self.process, attempt=attempt,
                                value=value, intended_time=self._intended)
 
     def _done(self, kind: EventType) -> EventType:
@@ -124,13 +131,14 @@ class ArrivalClient(FastHttpUser):
             if now >= end:
                 break  # behind schedule when the step is over: the rest was never offered
             gevent.sleep(max(0.0, (intended - now) / 1e9))  # zero still yields to the arrivals in flight
-            arrivals.spawn(_Arrival(self, intended).act)
+            arrivals.spawn(_Arrival(self, intended, sent).act)
             sent += 1
         cpu_end, wall_end = time.process_time(), time.monotonic()
-        arrivals.join(timeout=2 * closed.TIMEOUT_S + 5)
-        self.done = True
+        # Written before the drain: Locust may stop this user while its last arrivals are still answered.
         REPORT_DIR.mkdir(parents=True, exist_ok=True)
         (REPORT_DIR / f"arrivals-{self.process}.json").write_text(json.dumps({
             "pid": closed.PID, "process": self.process, "rate": RATE, "seconds": SECONDS,
             "scheduled": scheduled, "sent": sent, "cpu_s": round(cpu_end - cpu_start, 4),
             "wall_s": round(wall_end - wall_start, 4)}))
+        arrivals.join(timeout=2 * closed.TIMEOUT_S + 5)
+        self.done = True
