@@ -10,9 +10,12 @@ What a history line means (DESIGN.md section 5), whatever its key order, spacing
 - a JSON object with ``type`` one of ``invoke ok fail info``, ``op`` a string and ``id`` a
   string; anything else is damage (``HistoryDamage``), and damage makes the verdict ``unknown``;
 - for ``op`` ``order`` or ``payout`` (the writes), ``value`` is absent, null or an object whose
-  ``amount_minor`` is absent, null or a number with a whole value (``1000``, ``1000.0`` and ``1e3``
-  are the same amount) and whose ``currency`` is absent, null or a string; other ops are reads
-  and only their ``type``, ``op`` and ``id`` are looked at;
+  ``amount_minor`` is absent, null or a number whose exact value is a whole number within 64 bits
+  (``1000``, ``1000.0`` and ``1e3`` are the same amount; ``1.0000000000000000001`` and ``2**64`` are
+  none, never rounded to one: ``amount_value``) and whose ``currency`` is absent, null or a string;
+  other ops are reads and only their ``type``, ``op`` and ``id`` are looked at;
+- a line is JSON as ``harness.checker.jsontext`` reads it: strictly (no ``NaN``, no bytes that are not
+  UTF-8, not nested too deep), and a key the checker reads given twice in one object is damage;
 - the last line of a file, when it has no newline and is not a valid event, is a torn write (the
   process died while writing it) and is ignored, as if it had never been written; it is counted
   in ``Evidence.torn`` so the report can say so. Any other line that is not valid is damage,
@@ -22,9 +25,9 @@ What a history line means (DESIGN.md section 5), whatever its key order, spacing
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -38,6 +41,7 @@ EventsFor = Callable[[Collection[Key]], dict[Key, list[dict[str, Any]]]]
 EVENT_TYPES = tuple(kind.value for kind in EventType)
 COMPLETIONS = tuple(kind.value for kind in EventType if kind is not EventType.INVOKE)
 WRITE_OPS = {Op.ORDER.value: Kind.ORDER, Op.PAYOUT.value: Kind.PAYOUT}
+_INT64 = 1 << 63  # an amount is a signed 64-bit integer: what a SUT's bigint column and DuckDB's BIGINT hold
 
 
 class SutRow(NamedTuple):
@@ -158,20 +162,32 @@ def no_events(keys: Collection[Key]) -> dict[Key, list[dict[str, Any]]]:
 
 
 def amount_value(value: object) -> tuple[bool, int | None]:
-    """(valid, amount) of an ``amount_minor`` in a history line: a whole number in any JSON form."""
+    """(valid, amount) of an ``amount_minor``: absent (None), or a whole number within 64 bits, exactly.
+
+    Exactly: an ``int``, or a real decoded without rounding (a ``Decimal``, as
+    ``harness.checker.jsontext.decode`` gives the numbers it is asked to keep exact), so ``1e3`` and
+    ``1000.0`` are 1000 while ``1.0000000000000000001`` and ``2**64`` are no amount. A float is never
+    one: it has lost its JSON text (``100000000000000000001`` and ``1e20`` are the same float), and an
+    amount rounded on the way in would make a mismatch look like agreement.
+
+    >>> amount_value(Decimal("1E+3")), amount_value(2 ** 64), amount_value(1000.0)
+    ((True, 1000), (False, None), (False, None))
+    """
     if value is None:
         return True, None
-    if type(value) is int:
+    if type(value) is Decimal:
+        if not value.is_finite() or not -_INT64 <= value < _INT64 or value != value.to_integral_value():
+            return False, None
+        value = int(value)
+    if type(value) is int and -_INT64 <= value < _INT64:
         return True, value
-    if type(value) is float and math.isfinite(value) and value.is_integer():
-        return True, int(value)
     return False, None
 
 
 def parse_history_line(event: object) -> tuple[str, str, str, int | None, str | None] | str:
     """A decoded history line as ``(type, op, id, amount, currency)``, or what is wrong with it.
 
-    >>> parse_history_line({"type": "invoke", "op": "order", "id": "o1", "value": {"amount_minor": 1e3}})
+    >>> parse_history_line({"type": "invoke", "op": "order", "id": "o1", "value": {"amount_minor": Decimal("1e3")}})
     ('invoke', 'order', 'o1', 1000, None)
     >>> parse_history_line({"type": "done", "op": "order", "id": "o1"})
     "expected type one of invoke, ok, fail, info, got 'done'"
@@ -194,7 +210,7 @@ def parse_history_line(event: object) -> tuple[str, str, str, int | None, str | 
         return f"expected value to be an object, got {value!r}"
     valid, amount = amount_value(value.get("amount_minor"))
     if not valid:
-        return f"expected value.amount_minor to be a whole number, got {value.get('amount_minor')!r}"
+        return f"expected value.amount_minor to be a whole number within 64 bits, got {value.get('amount_minor')!r}"
     currency = value.get("currency")
     if currency is not None and type(currency) is not str:
         return f"expected value.currency to be a string, got {currency!r}"

@@ -1,7 +1,10 @@
 """Reading a run's evidence files into ``Evidence`` (the meaning of each line: ``harness.checker.evidence``).
 
-Every line is decoded as JSON by ``harness.load.history.decode``, so the result depends only
-on the JSON values, never on key order, spacing or number form.
+Every line is decoded by ``harness.checker.jsontext.decode``, strictly and with its amount exact, so the
+result depends only on the JSON values, never on key order, spacing or number form. A state or journal
+row is read as strictly as a history line: each field the checker reads must be there with the type
+the run writes (an id, a status, a provider id is a string: never ``str()`` of a number or of null),
+else the file is refused by name and line (``EvidenceError``) and the verdict is ``unknown``.
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ from harness.checker.evidence import (
     is_clean,
     parse_history_line,
 )
+from harness.checker.jsontext import decode
 from harness.checker.model import Counts, Kind
-from harness.load.history import decode, split_lines
+from harness.load.history import split_lines
 
 _DIGITS = re.compile(r"-?[0-9]+")
+_EVENT_AMOUNT = (("value", "amount_minor"),)  # the numbers jsontext.decode must keep exact
+_ROW_AMOUNT = (("amount_minor",),)
+_SQL_HINT = "make the target's state SQL select it, as text"
+_LEDGER_HINT = "was the ledger written by the mock provider?"
+_FORGED_HINT = "was it written by the forged_callbacks fault?"
 
 
 class EvidenceError(UsageError):
@@ -64,6 +73,14 @@ def _as_is(path: Path) -> str:
     return str(path)
 
 
+def event_of(line: bytes) -> tuple[str, str, str, int | None, str | None] | str:
+    """One history line as ``parse_history_line`` reads it, or what is wrong with it (not JSON included)."""
+    try:
+        return parse_history_line(decode(line, _EVENT_AMOUNT))
+    except ValueError as exc:  # jsontext.NotJson
+        return f"expected one JSON object per line, got {line[:80]!r}: {exc}"
+
+
 def read_history(paths: Collection[Path], name: Callable[[Path], str] = _as_is
                  ) -> tuple[dict[Key, _Client], list[HistoryDamage], list[str], Counts]:
     clients: dict[Key, _Client] = {}
@@ -72,10 +89,7 @@ def read_history(paths: Collection[Path], name: Callable[[Path], str] = _as_is
     totals = dict.fromkeys(("invoke", "ok", "fail", "info"), 0)
     for source, path in enumerate(paths):
         for number, line, unterminated in split_lines(path.read_bytes()):
-            try:
-                parsed = parse_history_line(decode(line))
-            except ValueError:
-                parsed = f"expected one JSON object per line, got {line[:80]!r}"
+            parsed = event_of(line)
             if isinstance(parsed, str):
                 if unterminated:
                     torn.append(f"{name(path)}:{number}")
@@ -119,9 +133,9 @@ def _rows(path: Path, name: Callable[[Path], str]) -> Iterator[tuple[str, dict[s
             continue  # a state file may end in a blank line; it holds no record
         where = f"{shown}:{number}"
         try:
-            row = decode(line)
-        except ValueError:
-            raise EvidenceError(f"{where}: expected one JSON object per line, got {line[:80]!r}: "
+            row = decode(line, _ROW_AMOUNT)
+        except ValueError as exc:  # jsontext.NotJson
+            raise EvidenceError(f"{where}: expected one JSON object per line, got {line[:80]!r} ({exc}): "
                                 "the artifact was damaged; restore it or rerun") from None
         if type(row) is not dict:
             raise EvidenceError(f"{where}: expected a JSON object, got {type(row).__name__}")
@@ -134,19 +148,25 @@ def _field(row: dict[str, Any], key: str, where: str, hint: str) -> Any:
     return row[key]
 
 
+def _text(row: dict[str, Any], key: str, where: str, hint: str) -> str:
+    value = _field(row, key, where, hint)
+    if type(value) is not str:
+        raise EvidenceError(f"{where}: expected {key} to be a string, got {value!r} ({type(value).__name__}): {hint}")
+    return value
+
+
 def _amount(row: dict[str, Any], where: str) -> int | None:
     value = row.get("amount_minor")
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return int(value)  # a bigint or numeric column read as text
-    valid, amount = amount_value(value)
+    exact = int(value) if type(value) is str and _DIGITS.fullmatch(value) else value  # a bigint or numeric as text
+    valid, amount = amount_value(exact)
     if not valid:
-        raise EvidenceError(f"{where}: expected amount_minor to be a whole number, got {value!r}")
+        raise EvidenceError(f"{where}: expected amount_minor to be a whole number within 64 bits, got {value!r}")
     return amount
 
 
 def _currency(row: dict[str, Any], where: str) -> str | None:
     value = row.get("currency")
-    if value is not None and not isinstance(value, str):
+    if value is not None and type(value) is not str:
         raise EvidenceError(f"{where}: expected currency to be a string, got {value!r}")
     return value
 
@@ -154,11 +174,10 @@ def _currency(row: dict[str, Any], where: str) -> str | None:
 def read_sut(path: Path, kind: Kind, name: Callable[[Path], str] = _as_is) -> dict[str, list[SutRow]]:
     """Every SUT row, keyed by the contract's id column; several rows of one id are all kept."""
     found: dict[str, list[SutRow]] = {}
-    hint = "make the target's state SQL select it"
     for where, row in _rows(path, name):
-        op_id = _field(row, kind.sut_key, where, hint)
-        status = _field(row, "status", where, hint)
-        found.setdefault(str(op_id), []).append(SutRow(str(status), _amount(row, where), _currency(row, where)))
+        op_id = _text(row, kind.sut_key, where, _SQL_HINT)
+        status = _text(row, "status", where, _SQL_HINT)
+        found.setdefault(op_id, []).append(SutRow(status, _amount(row, where), _currency(row, where)))
     return found
 
 
@@ -166,28 +185,38 @@ def read_provider(path: Path, kind: Kind, name: Callable[[Path], str] = _as_is
                   ) -> dict[str, list[ProviderRecord]]:
     """Every provider record (duplicates included), keyed by the merchant's id."""
     found: dict[str, list[ProviderRecord]] = {}
-    hint = "was the ledger written by the mock provider?"
     for where, row in _rows(path, name):
-        merchant = _field(row, kind.merchant_key, where, hint)
-        record = ProviderRecord(str(_field(row, "id", where, hint)), str(_field(row, "status", where, hint)),
+        merchant = _text(row, kind.merchant_key, where, _LEDGER_HINT)
+        record = ProviderRecord(_text(row, "id", where, _LEDGER_HINT), _text(row, "status", where, _LEDGER_HINT),
                                 _amount(row, where), _currency(row, where))
-        found.setdefault(str(merchant), []).append(record)
+        found.setdefault(merchant, []).append(record)
     return found
 
 
 def read_forged(path: Path | None, name: Callable[[Path], str] = _as_is) -> dict[Key, list[ForgedClaim]]:
-    """``forged.jsonl`` of the forged_callbacks fault; absent when the fault did not run."""
+    """``forged.jsonl`` of the forged_callbacks fault; absent when the fault did not run.
+
+    Each row as the fault writes it (docs/architecture.md): ``object`` a flow, ``id`` a string, ``claim``
+    that flow's success or refusal, ``kind`` a string, ``http_status`` an integer or null.
+    """
     claims: dict[Key, list[ForgedClaim]] = {}
     if path is None:
         return claims
     for where, row in _rows(path, name):
-        try:
-            kind = Kind(str(row.get("object")))
-        except ValueError:
-            raise EvidenceError(f"{where}: expected object 'order' or 'payout', got {row.get('object')!r}") from None
-        status = row.get("http_status")
-        claim = ForgedClaim(str(row.get("claim")), str(row.get("kind")), status if isinstance(status, int) else None)
-        claims.setdefault((kind, str(row.get("id"))), []).append(claim)
+        flow = _text(row, "object", where, _FORGED_HINT)
+        kind = next((kind for kind in Kind if kind.value == flow), None)
+        if kind is None:
+            raise EvidenceError(f"{where}: expected object one of {', '.join(k.value for k in Kind)}, got {flow!r}")
+        op_id = _text(row, "id", where, _FORGED_HINT)
+        claim = _text(row, "claim", where, _FORGED_HINT)
+        if claim not in (kind.success, kind.refusal):
+            raise EvidenceError(f"{where}: expected claim {kind.success!r} or {kind.refusal!r} of a {kind.value}, "
+                                f"got {claim!r}")
+        how = _text(row, "kind", where, _FORGED_HINT)
+        status = _field(row, "http_status", where, _FORGED_HINT)
+        if status is not None and type(status) is not int:
+            raise EvidenceError(f"{where}: expected http_status to be an integer or null, got {status!r}")
+        claims.setdefault((kind, op_id), []).append(ForgedClaim(claim, how, status))
     return claims
 
 

@@ -9,23 +9,20 @@ spacing or number form, and Python only builds the ids it must judge. What a lin
 defines it:
 
 - a history file DuckDB cannot read, or with a line that is not a valid event, is read by the
-  reference's own loop (``split_lines``, ``decode``, ``parse_history_line``), which names the damage.
-  A torn last line is found first (only the tail is read) and left out of a copy DuckDB reads;
-- DuckDB's JSON reader is more lenient than Python's: it skips blank lines and a leading BOM, lets
-  ``\\v`` and ``\\f`` surround a record and takes a trailing comma before ``}`` or ``]``. A raw scan of
-  the history's lines sends a file where that could matter to the reference loop; two keys of one
-  name (Python keeps the last) make DuckDB refuse the file, to the same effect;
-- a SUT row or ledger record outside the plain forms (an id or status that is not a string, an amount
-  that is not a whole number within 64 bits, a file DuckDB refuses), or a history value DuckDB cannot
-  hold (an amount beyond 64 bits, a lone surrogate), makes the whole reading the reference's.
-
-Two leniencies are not looked for, so there this reader keeps a line the reference refuses:
-``nan`` or ``inf`` spelled otherwise than Python's ``NaN``, ``Infinity``, ``-Infinity`` in a history
-field the checker does not read (finding it would take a regular-expression pass over every byte, as
-long as the rest of the reading), and a trailing comma or ``\\v``/``\\f`` in a SUT or ledger row (a raw
-pass over the state files, a tenth of the reading). Neither is JSON: the history writer (orjson) never
-writes the first, the final reads (``json.dumps``, the mock provider's orjson) never write the second,
-and ``harness.checker.integrity`` finds a state file altered after them.
+  reference's own loop (``split_lines``, ``reading.event_of``), which names the damage. A torn last
+  line is found first (only the tail is read) and left out of a copy DuckDB reads;
+- DuckDB's JSON reader is more lenient than JSON (``harness.checker.jsontext``): it skips blank lines
+  and a leading BOM, lets ``\\v`` and ``\\f`` surround a record, takes a trailing comma before ``}`` or
+  ``]``, reads ``NaN``, ``nan``, ``-Infinity``, ``inf`` in any case as numbers and nests without limit.
+  One raw scan of every history and state line (``_SCAN``: a few substring tests a line, a regular
+  expression only in the rare line holding a letter of ``nan`` or ``inf`` in the right case) sends a
+  history file where that could matter to the reference loop, and a state file to the reference reader;
+- a key given twice in one object makes DuckDB refuse the file when it reads that key (the
+  reference then names the damage); a key it does not read may be given twice, as for the reference;
+- a number it hands as a real (``1e3``) is its text written again from a double, so an amount is read
+  here only when written as an integer within 64 bits; a SUT row or ledger record outside the plain
+  forms (an id or status that is not a string, such an amount, a file DuckDB refuses) makes the whole
+  reading the reference's, and a history line with one sends its file to the reference loop.
 
     evidence = read_evidence(run_dir.evidence_files())   # == reading.read_evidence(run_dir.evidence_files())
 
@@ -61,29 +58,38 @@ from harness.checker.evidence import (
     ProviderRecord,
     SutRow,
     add_money,
-    parse_history_line,
 )
+from harness.checker.jsontext import MAX_DEPTH, decode
 from harness.checker.model import Counts, Kind
-from harness.load.history import decode, split_lines
+from harness.load.history import split_lines
 
 KINDS = tuple(Kind)  # a flow is its index in SQL: 0 order, 1 payout (2 marks a line DuckDB could not read)
 TYPES = ("invoke", "ok", "fail", "info")  # an event type is its index in SQL
 _THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 _MEMORY_LIMIT = "512MB"  # what it needs for a million orders without spilling
 _BOM = b"\xef\xbb\xbf"
-_INT64 = 1 << 63
 _PLACE = 1 << 40  # a history line's place, for the order the reference meets ids in: file * _PLACE + row
 _GLOB = set("*?[]{}~")  # DuckDB would take a path with these for a pattern
 
-# Every line of a history as raw text, whatever it holds ('\x01' is in no line that is JSON), and whether
-# DuckDB's JSON reader may take it otherwise than Python's: a line it skips (blank or spaces only), a
-# trailing comma (`,}`, `, ]`, a tab before the bracket), \v or \f around the object.
+# Every line of a history or state file as raw text, whatever it holds ('\x01' is in no line that is JSON),
+# and whether DuckDB's JSON reader may take it otherwise than jsontext: a trailing comma (`,}`, `, ]`, a tab
+# before the bracket), \v or \f around the object, NaN or Infinity in any case (DuckDB takes `nan`, `-inf`,
+# `iNfInItY`, ... as numbers; looked for by a regular expression only in the few lines holding one of their
+# first three letters, either all lower case or one of them upper case), or brackets enough to nest deeper
+# than jsontext.MAX_DEPTH (counted only in lines long enough to). A history line is odd too when DuckDB
+# would skip it (blank or spaces only) or it holds no object; a state file may hold blank lines.
 _RAW = ("columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, "
         "auto_detect = false, strict_mode = true, filename = true")
+_LENIENT = f"""(contains(line, ',}}') OR contains(line, ',]') OR contains(line, ' }}') OR contains(line, ' ]')
+    OR contains(line, chr(9)) OR contains(line, chr(11)) OR contains(line, chr(12))
+    OR CASE WHEN contains(line, 'nan') OR contains(line, 'inf') OR contains(line, 'N') OR contains(line, 'A')
+                 OR contains(line, 'I') OR contains(line, 'F')
+            THEN regexp_matches(line, '[:,\\[][ \\r]*-?(?i:nan|inf|infinity)[ \\r]*[,\\]}}]') ELSE false END
+    OR CASE WHEN strlen(line) > {2 * MAX_DEPTH}
+            THEN strlen(line) - strlen(replace(replace(line, '[', ''), '{{', '')) > {MAX_DEPTH} ELSE false END)"""
 _SCAN = f"""
-SELECT filename, count(*), count(*) FILTER (WHERE line IS NULL OR NOT contains(line, '{{') OR contains(line, ',}}')
-    OR contains(line, ',]') OR contains(line, ' }}') OR contains(line, ' ]') OR contains(line, chr(9))
-    OR contains(line, chr(11)) OR contains(line, chr(12)))
+SELECT filename, count(*), count(*) FILTER (WHERE line IS NULL OR NOT contains(line, '{{') OR {_LENIENT}),
+       count(*) FILTER (WHERE line IS NOT NULL AND {_LENIENT})
 FROM read_csv($paths, {_RAW}) GROUP BY filename
 """
 _JSON = "format = 'newline_delimited', auto_detect = false"
@@ -94,12 +100,10 @@ _MACROS = [
     "CREATE TEMP MACRO jnull(j) AS j IS NULL OR j = 'null'",
     "CREATE TEMP MACRO jstr(j) AS coalesce(starts_with(j, '\"'), false)",
     "CREATE TEMP MACRO jtext(j) AS CASE WHEN j <> 'null' THEN j END",
-    # A whole number within 64 bits as evidence.amount_value reads it, else NULL: an integer exactly, a
-    # real through its double (so 1.152921504606847e18 is 2**60, as in Python).
-    "CREATE TEMP MACRO jdouble(j) AS TRY_CAST(j AS DOUBLE)",
-    "CREATE TEMP MACRO whole(j) AS CASE WHEN contains(j, '.') OR contains(j, 'e') OR contains(j, 'E') "
-    "THEN (CASE WHEN isfinite(jdouble(j)) AND jdouble(j) = floor(jdouble(j)) AND abs(jdouble(j)) < 9e18 "
-    "THEN jdouble(j)::BIGINT END) ELSE TRY_CAST(j AS BIGINT) END",
+    # An integer within 64 bits, else NULL. A real is NULL too, whatever its value: DuckDB hands its text
+    # as written again from a double (1.0000000000000000001 as 1.0), so only the reference can read it exactly.
+    "CREATE TEMP MACRO whole(j) AS CASE WHEN NOT (contains(j, '.') OR contains(j, 'e') OR contains(j, 'E')) "
+    "THEN TRY_CAST(j AS BIGINT) END",
 ]
 
 _TABLES = [
@@ -251,7 +255,7 @@ def _read(con: duckdb.DuckDBPyConnection, scratch: Path, files: EvidenceFiles) -
     forged = reading.read_forged(files.forged, files.name)  # small, and raises as the reference does
     if forged:
         con.execute("INSERT INTO forged SELECT k, to_json(i)::VARCHAR FROM (SELECT unnest($k) AS k, unnest($i) AS i)",
-                    {"k": [KINDS.index(kind) for kind, _ in forged], "i": [_utf8(op_id) for _, op_id in forged]})
+                    {"k": [KINDS.index(kind) for kind, _ in forged], "i": [op_id for _, op_id in forged]})
     for kind in KINDS:
         _load_state(con, _SUT, files.sut[kind], kind, kind.sut_key)
         _load_state(con, _LEDGER, files.provider[kind], kind, kind.merchant_key)
@@ -314,11 +318,7 @@ def _fast_view(path: Path, copy: Path) -> Path | None:
         tail = _unterminated_tail(handle, size)
     if tail is None:
         return path
-    try:
-        torn = isinstance(parse_history_line(decode(tail)), str)
-    except ValueError:
-        torn = True
-    if not torn:
+    if not isinstance(reading.event_of(tail), str):
         return path  # a last line without its newline that is an event all the same
     with path.open("rb") as source, copy.open("wb") as target:
         remaining = size - len(tail)
@@ -350,30 +350,36 @@ def _unterminated_tail(handle: BinaryIO, size: int) -> bytes | None:
 
 
 def _scan(con: duckdb.DuckDBPyConnection, files: EvidenceFiles, history: list[_File]) -> None:
-    """One raw pass over the history: a file with a line DuckDB would read otherwise than Python goes to
-    Python. (A state file gets no such pass: see the module's docstring.)"""
-    for path in (*files.sut.values(), *files.provider.values()):
-        if path.exists():
-            with path.open("rb") as handle:
-                if handle.read(len(_BOM)) == _BOM:
-                    raise _Slow  # DuckDB would skip it; to Python the first row is not JSON
-    found = _raw_counts(con, [str(file.view) for file in history if file.view is not None])
+    """One raw pass over the history and the state: a history file with a line DuckDB would read otherwise
+    than Python goes to Python; a state file with one makes the whole reading the reference's."""
+    state = [path for path in (*files.sut.values(), *files.provider.values()) if path.exists()]
+    for path in state:
+        with path.open("rb") as handle:
+            if handle.read(len(_BOM)) == _BOM:
+                raise _Slow  # DuckDB would skip it; to Python the first row is not JSON
+    found = _raw_counts(con, [str(file.view) for file in history if file.view is not None]
+                        + [str(path) for path in state])
+    for path in state:
+        lenient = found[str(path)][2] if str(path) in found else int(path.stat().st_size > 0)
+        if lenient:
+            raise _Slow
     for file in history:
         if file.view is None:
             continue
-        lines, odd = found.get(str(file.view), (0, 0))
+        lines, odd, _ = found.get(str(file.view), (0, 0, 0))
         if odd or (str(file.view) not in found and file.view.stat().st_size):
             file.view = None
         elif file.view != file.path:  # the copy leaves the torn last line out
             file.torn.append(f"{file.name}:{lines + 1}")
 
 
-def _raw_counts(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tuple[int, int]]:
-    """(lines, odd lines) of each file DuckDB can split into lines of UTF-8 text."""
+def _raw_counts(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tuple[int, int, int]]:
+    """(lines, odd history lines, lenient lines) of each file DuckDB can split into lines of UTF-8 text."""
     if not paths:
         return {}
     try:
-        return {name: (lines, odd) for name, lines, odd in con.execute(_SCAN, {"paths": paths}).fetchall()}
+        return {name: (lines, odd, lenient)
+                for name, lines, odd, lenient in con.execute(_SCAN, {"paths": paths}).fetchall()}
     except duckdb.Error:  # one of them is not: which?
         if len(paths) == 1:
             return {}
@@ -428,10 +434,7 @@ def _python_history(con: duckdb.DuckDBPyConnection, index: int, file: _File) -> 
     file.view, file.damage, file.torn = None, [], []
     events: list[tuple[int, str, int, int | None, str | None]] = []
     for number, line, unterminated in split_lines(file.path.read_bytes()):
-        try:
-            parsed = parse_history_line(decode(line))
-        except ValueError:
-            parsed = f"expected one JSON object per line, got {line[:80]!r}"
+        parsed = reading.event_of(line)
         if isinstance(parsed, str):
             if unterminated:
                 file.torn.append(f"{file.name}:{number}")
@@ -441,30 +444,13 @@ def _python_history(con: duckdb.DuckDBPyConnection, index: int, file: _File) -> 
         kind, op, op_id, amount, currency = parsed
         flow = WRITE_OPS.get(op)
         if flow is not None:
-            events.append((KINDS.index(flow), _utf8(op_id), TYPES.index(kind), _int64(amount),
-                           None if currency is None else _utf8(currency)))
+            events.append((KINDS.index(flow), op_id, TYPES.index(kind), amount, currency))
     if events:
         kinds, ids, types, amounts, currencies = (list(column) for column in zip(*events, strict=True))
         con.execute("INSERT INTO python_events SELECT $f, k, to_json(i)::VARCHAR, t, CASE WHEN t = 0 THEN a END, "
                     "CASE WHEN t = 0 THEN to_json(c)::VARCHAR END FROM (SELECT unnest($k) AS k, unnest($i) AS i, "
                     "unnest($t) AS t, unnest($a)::BIGINT AS a, unnest($c)::VARCHAR AS c)",
                     {"f": index, "k": kinds, "i": ids, "t": types, "a": amounts, "c": currencies})
-
-
-def _utf8(value: str) -> str:
-    """A string DuckDB can hold (no lone surrogate, which Python's json lets through); else the reference reads."""
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise _Slow from None
-    return value
-
-
-def _int64(value: int | None) -> int | None:
-    if value is not None and not -_INT64 <= value < _INT64:
-        raise _Slow  # a valid amount beyond DuckDB's BIGINT: rare enough for the reference
-    return value
 
 
 def _excess(con: duckdb.DuckDBPyConnection, events: str) -> list[HistoryDamage]:
