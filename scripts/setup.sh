@@ -45,6 +45,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- stripe-python 14, beside the venv's 16 -------------------------------------------------
+# The last major whose objects are dicts, for the Stripe dialect's tests of an older SDK
+# (tests/integration/provider/test_stripe_sdk_major_14.py runs it with PYTHONPATH=$STRIPE_OLD).
+# --no-deps: what it imports (requests, typing_extensions) is in .venv already, needed by locust and stripe 16.
+STRIPE_OLD="$TOOLS/stripe-old"
+if [ ! -d "$STRIPE_OLD/stripe" ]; then
+  say "installing stripe 14.x into $STRIPE_OLD"
+  rm -rf "$STRIPE_OLD.partial"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --target "$STRIPE_OLD.partial" 'stripe==14.*'
+  PYTHONPATH="$STRIPE_OLD.partial" .venv/bin/python -c 'import requests, stripe' \
+    || die "stripe 14 in $STRIPE_OLD.partial does not import with .venv/bin/python: see the error above"
+  rm -rf "$STRIPE_OLD"
+  mv "$STRIPE_OLD.partial" "$STRIPE_OLD"
+fi
+
 # --- PostgreSQL server binaries -------------------------------------------------------------
 find_pg() {
   if command -v pg_ctl >/dev/null && command -v initdb >/dev/null && command -v postgres >/dev/null; then
