@@ -80,7 +80,8 @@ def capacity(request: CapacityRequest, *, min_knee: float | None = None, echo: E
                             step_seconds=request.step_seconds, min_knee=min_knee)
     RunDir(path).write_json(path / "capacity.json", payload)
     junit(done, path / "junit.xml", min_knee=min_knee, report=str(path / "report.html"))
-    from harness.report.capacity import write_capacity_html  # the report reads what was just written
+    # Imported here: the report reads the fit with harness.capacity.usl, whose package imports this module.
+    from harness.report.capacity import write_capacity_html
 
     write_capacity_html(path)
     return CapacityOutcome(path=path, series=done, exit_code=_exit_code(done, min_knee))
