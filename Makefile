@@ -29,7 +29,9 @@ test-explore: setup
 demo: setup
 	$(VENV)/orderquake run scenarios/smoke.yaml
 
-# The throughput benchmarks drive HTTP with wrk, a load tool other than orderquake itself.
+# The throughput benchmarks drive HTTP with wrk, a load tool other than orderquake itself. One table
+# at the end, and bench/RESULTS.md from the same run (within 15 minutes on a shared 2-core machine);
+# BENCH_PROVIDER_PREVIOUS=<commit> measures that commit's mock provider beside the current one.
 bench: setup
 	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench: wrk not found: install it (Debian: apt-get install wrk)" >&2; exit 2; }

@@ -361,10 +361,29 @@ def report(results: list[Measurement], connections: int) -> str:
 _REPRODUCE = "python -m bench.provider_throughput"
 
 
-def figures(quick: bool = True, previous_src: Path | None = None) -> list[Figure]:
-    """The suite's rows: the provider's whole work per CPU-second, beside a bare Starlette app."""
+@contextmanager
+def previous_source(commit: str | None) -> Iterator[Path | None]:
+    """The provider of ``commit`` (``git archive`` of mock_provider and contract) in a temporary tree."""
+    if not commit:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="provider-previous-") as tmp:
+        archive = subprocess.run(["git", "archive", commit, "mock_provider", "contract"], cwd=_ROOT,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
+
+
+def figures(quick: bool = True) -> list[Figure]:
+    """The suite's rows: the provider's whole work per CPU-second, beside a bare Starlette app.
+
+    With ``BENCH_PROVIDER_PREVIOUS=<commit>`` in the environment, that commit's provider is
+    measured too, in the same rounds, as ``previous``.
+    """
     rounds, seconds, connections = (2, 4.0, 64) if quick else (3, 5.0, 64)
-    results = measure(rounds, seconds, connections, "0", "1", previous_src)
+    commit = os.environ.get("BENCH_PROVIDER_PREVIOUS")
+    with previous_source(commit) as previous_src:
+        results = measure(rounds, seconds, connections, "0", "1", previous_src)
     print(report(results, connections))
 
     def per_cpu(target: str) -> float:
@@ -385,10 +404,11 @@ def figures(quick: bool = True, previous_src: Path | None = None) -> list[Figure
         Figure("mock provider, creation only (settlement stalled), per CPU-s", f"{per_cpu('provider'):,.0f} /CPU-s",
                "the ASGI stack per request plus a group-committed SQLite insert", reproduce),
     ]
-    if previous_src is not None:
-        rows.append(Figure("previous provider source, delivering, per CPU-s, same run",
-                           f"{per_cpu('previous'):,.0f} /CPU-s (now / previous {delivering / per_cpu('previous'):.2f})",
-                           "as above", f"{reproduce} --previous-src DIR"))
+    if commit:
+        rows.append(Figure(f"mock provider of commit {commit}, delivering, per CPU-s, same rounds",
+                           f"{per_cpu('previous'):,.0f} /CPU-s (now / then {delivering / per_cpu('previous'):.2f})",
+                           "as above, with aiohttp for callbacks and the outbox read back from SQLite",
+                           f"BENCH_PROVIDER_PREVIOUS={commit} python -m bench provider_throughput"))
     return rows
 
 
