@@ -57,7 +57,8 @@ def _disagreement(kind: Kind, sut_status: str, truth: str | None) -> str | None:
         return None if truth == sut_status else f"SUT {sut_status}, provider {truth or 'has no record'}"
     if sut_status == FAILED:
         return f"SUT failed, provider {truth}" if truth in (kind.success, PROCESSING) else None
-    return f"SUT status {sut_status!r} is not a contract status of {kind.value}s"
+    return (f"SUT status {sut_status!r} is not a contract status of {kind.value}s: the target's statuses map "
+            "it to nothing (it is reported, never guessed)")
 
 
 def _mismatch(evidence: IdEvidence) -> str | None:
