@@ -19,6 +19,7 @@ from rich.table import Table
 
 from harness.capacity.knee import Step
 from harness.capacity.runner import Series
+from harness.capacity.usl import predictions
 
 VERSION = 1
 
@@ -59,9 +60,18 @@ def table(series: Series) -> Table:
     knee = series.knee
     bound = " (a lower bound)" if knee.lower_bound else ""
     model = series.fit.verdict() if series.fit else "no model"
-    peak = (f"; model peak {series.fit.peak_throughput:.0f}/s" if series.fit and series.fit.peak_throughput else "")
-    out.caption = f"knee: {knee.rate:g}/s{bound}. {knee.why}. USL: {model}{peak}" if knee.rate is not None \
-        else f"knee: none{bound}. {knee.why}. USL: {model}{peak}"
+    fit = series.fit
+    peak = ""
+    if fit is not None and fit.peak_throughput is not None:
+        peak = f"; peak {fit.peak_throughput:.0f}/s at concurrency {fit.peak_concurrency:.1f}"
+    elif fit is not None and fit.ceiling is not None:
+        peak = f"; no peak, ceiling {fit.ceiling:.0f}/s"
+    predicted = "; ".join(
+        f"at {p['factor']:g}x the knee ({p['load']:g}/s): "
+        + (f"{p['latency_ms']:.0f} ms mean latency" if p["latency_ms"] is not None else p["note"])
+        for p in predictions(fit, knee.rate))
+    out.caption = (f"knee: {'none' if knee.rate is None else f'{knee.rate:g}/s'}{bound}. {knee.why}. "
+                   f"USL: {model}{peak}" + (f". Predicted {predicted}" if predicted else ""))
     out.caption_justify = "left"
     return out
 
