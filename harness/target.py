@@ -39,7 +39,7 @@ COMMAND_FIELDS = ("variant", "python", *STAGE_FIELDS)
 _KEYS = ("name", "cwd", "setup", "setup_deadline", "start", "health", "ready_deadline", "variants", "provider",
          "env", "fixtures", "statuses", "state", "flows")
 _STATE_KEYS = ("orders_sql", "payouts_sql", "status_map")
-_PROVIDER_KEYS = ("dialect", "webhook_path", "python_shim")
+_PROVIDER_KEYS = ("dialect", "webhook_path", "python_shim", "intercept")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class ProviderSpec:
     dialect: str = "native"
     webhook_path: str = "/stripe/webhook"  # the SUT's path the stripe dialect delivers events to
     python_shim: bool = False  # point stripe-python at the provider link with a sitecustomize
+    intercept: bool = False  # proxy the SDK's https://api.stripe.com to the provider link (harness/stage/intercept)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,16 @@ def _provider(r: Reader, raw: Any) -> ProviderSpec:
     shim = data.get("python_shim", False)
     if not isinstance(shim, bool):
         raise r.fail(("provider", "python_shim"), f"expected true or false, got {show(shim)}")
-    return ProviderSpec(dialect=dialect, webhook_path=webhook, python_shim=shim)
+    intercept = data.get("intercept", False)
+    if not isinstance(intercept, bool):
+        raise r.fail(("provider", "intercept"), f"expected true or false, got {show(intercept)}")
+    if intercept and dialect != "stripe":
+        raise r.fail(("provider", "intercept"), f"intercept: true proxies Stripe's hosts, so it needs dialect: stripe, "
+                                                f"got dialect {show(dialect)}")
+    if intercept and shim:
+        raise r.fail(("provider", "intercept"), "expected python_shim or intercept, not both: the shim already points "
+                                                "stripe-python at the provider link")
+    return ProviderSpec(dialect=dialect, webhook_path=webhook, python_shim=shim, intercept=intercept)
 
 
 def load_target(path: Path | None = None) -> Target:

@@ -26,6 +26,7 @@ from contract import Link as LinkName
 from contract import publishable_key
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
 from harness.load.steps import environment_value
+from harness.stage import intercept
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
 from harness.stage.process import SupervisedProcess, http_probe, run_setup
@@ -108,6 +109,7 @@ class LocalStage:
     component_urls: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
     webhook_secret: str = ""
+    intercept_certs: intercept.InterceptCerts | None = None
 
     # ---- addresses -------------------------------------------------------------------------
     @property
@@ -175,6 +177,8 @@ class LocalStage:
             stage._create_links()
             if "provider" in wanted and not early:
                 stage._spawn_provider()
+            if target.provider.intercept:
+                stage._spawn_intercept()
             postgres.create_database(SUT_DATABASE)
             if "sut" in wanted:
                 stage._prepare_sut()
@@ -249,6 +253,17 @@ class LocalStage:
             name="provider", argv=argv, log_path=self.log_dir / "provider.log",
             probe=http_probe(f"{self.provider_url}/healthz"), ready_deadline_s=20.0), self.provider_url)
 
+    def _spawn_intercept(self) -> None:
+        """The HTTPS proxy to the provider link, with a test CA made for this stage and removed with it."""
+        folder = self.config.root / "intercept"
+        self.state.scratch.append(str(folder))
+        self.state.save()
+        self.intercept_certs = intercept.make_certs(folder)
+        self.ports["intercept"] = free_port()
+        self._spawn_component(intercept.proxy_process(self.ports["intercept"], self.links["provider"].listen,
+                                                      self.intercept_certs, self.log_dir / "intercept.log"),
+                              f"http://127.0.0.1:{self.ports['intercept']}")
+
     def stage_values(self) -> dict[str, str]:
         """What the stage provides a target's templates (``harness.target.STAGE_FIELDS``): every
         dependency through its link, as the SUT must reach it."""
@@ -271,6 +286,8 @@ class LocalStage:
         if self.target.provider.python_shim:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SHIM_DIR), os.environ.get("PYTHONPATH", "")) if p)
             env["ORDERQUAKE_STRIPE_API_BASE"] = values["provider_url"]
+        if self.intercept_certs is not None:
+            env.update(intercept.sut_environment(self.component_urls["intercept"], self.intercept_certs))
         return {**env, **self.target.environment(values), **self.config.sut_env}
 
     def flows_env(self) -> str:
@@ -292,6 +309,8 @@ class LocalStage:
             self.postgres.run_sql(SUT_DATABASE, self.target.fixtures, what="the target's fixtures")
 
     def _spawn_sut(self) -> None:
+        if "intercept" in self.components:
+            self.components["intercept"].wait_ready()  # a SUT may call its provider as it starts
         self._spawn_component(SupervisedProcess(
             name="sut", argv=self.target.argv(self.config.variant, self.stage_values()), env=self.sut_environment(),
             log_path=self.log_dir / "sut.log", probe=http_probe(f"{self.sut_url}{self.target.health}"),
