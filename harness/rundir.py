@@ -134,6 +134,16 @@ class RunDir:
         return self.path / "run.json"
 
     @property
+    def workers(self) -> Path:
+        """What the collector saw of the remote workers (``harness.distributed.journal``)."""
+        return self.path / "workers.json"
+
+    @property
+    def rejected_uploads(self) -> Path:
+        """History uploads that were not what their worker declared, kept for inspection, never judged."""
+        return self.path / "workers"
+
+    @property
     def junit(self) -> Path:
         return self.path / "junit.xml"
 

@@ -12,6 +12,7 @@ Each returns a ``CheckerResult`` whose ``valid`` is pass, fail or unknown:
 | ``invariants`` | a flow could not be judged (its evidence is damaged) | an id fell in a violation |
 | ``money`` | a flow could not be judged, or the SUT's rows carry no amount | a flow and currency not conserved |
 | ``coverage`` | no operation was acknowledged, or fewer than the scenario's ``min_ops`` | |
+| ``workers`` | a remote worker never joined, or its history did not arrive whole | |
 
 ``check_safe`` turns a checker that raised into ``unknown`` with the reason, so one broken
 checker never takes the verdict with it and never makes it ``pass``.
@@ -34,7 +35,10 @@ from harness.checker.model import (
     Kind,
     MoneyFlow,
     Verdict,
+    WorkerCount,
 )
+from harness.distributed.journal import WorkerEntry, WorkerJournal
+from harness.distributed.protocol import slot_of_file
 
 T = TypeVar("T")
 _HISTORY_SHOWN = 5
@@ -212,3 +216,49 @@ def coverage_checker(evidence: Evidence, *, min_ops: int = 1) -> CheckerResult:
     else:
         why = f"{acknowledged} operation(s) acknowledged, fewer than the scenario's min_ops {min_ops}"
     return CheckerResult("coverage", Verdict.UNKNOWN, why)
+
+
+def workers_checker(journal: WorkerJournal) -> tuple[CheckerResult, WorkerCount]:
+    """Every expected remote worker joined and its history arrived as it declared it (each file's
+    record count and SHA-256); local workers wrote theirs in place. A history that did not arrive
+    makes the verdict ``unknown`` (what did arrive is still judged); a Locust process that died
+    but whose history arrived is reported in ``died``, its open invokes read as ``info``."""
+    problems: list[str] = []
+    died: list[str] = []
+    joined = sum(len(entry.slots) for entry in journal.workers)
+    if joined < journal.expected:
+        problems.append(f"{joined} of {journal.expected} remote Locust worker(s) joined")
+    arrived = journal.local
+    for entry in journal.workers:
+        label = f"{entry.worker} ({entry.host}, slot{'s' if len(entry.slots) > 1 else ''} "
+        label += ",".join(map(str, entry.slots)) + ")"
+        if entry.declared is None:
+            problems.append(f"{label}: its history never arrived (the worker never said it was done: killed, or "
+                            "cut off before the upload window closed)")
+            continue
+        bad = _bad_uploads(entry)
+        problems += [f"{label}: history/{name}: {why}" for name, why in sorted(bad.items())]
+        bad_slots = {slot_of_file(name) for name in bad}
+        arrived += sum(1 for slot in entry.slots if slot not in bad_slots)
+        for slot, code in zip(entry.slots, entry.exit_codes, strict=False):
+            if code is not None and code not in (0, 1):
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                died.append(f"{entry.worker} slot {slot} ({how})")
+    count = WorkerCount(local=journal.local, remote_expected=journal.expected, remote_joined=joined,
+                        histories_arrived=arrived, missing=tuple(problems), died=tuple(died))
+    if problems:
+        return CheckerResult("workers", Verdict.UNKNOWN, f"{arrived} of {count.histories_expected} worker "
+                             f"histories arrived: " + "; ".join(problems)), count
+    return _passed("workers"), count
+
+
+def _bad_uploads(entry: WorkerEntry) -> dict[str, str]:
+    bad = {}
+    for name, digest in (entry.declared or {}).items():
+        if name in entry.rejected:
+            bad[name] = entry.rejected[name]
+        elif name not in entry.received:
+            bad[name] = f"{digest.records} records declared, never arrived"
+        elif entry.received[name] != digest:
+            bad[name] = f"{digest.records} records declared, {entry.received[name].records} kept with other content"
+    return bad

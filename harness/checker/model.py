@@ -121,6 +121,43 @@ class CheckerResult:
         return cls(name, Verdict(data["valid"]), data.get("reason"))
 
 
+@dataclass(frozen=True)
+class WorkerCount:
+    """How many Locust workers took part in a distributed run and how many of their histories arrived.
+
+    ``local`` workers write into the run directory themselves; each of the ``remote_expected``
+    ones ships its history over the collector (``harness.distributed``). ``missing`` names every
+    history that did not arrive whole; ``died`` every worker process that ended abnormally (its
+    history arrived as far as it was written, its open invokes are ``info``).
+    """
+
+    local: int = 0
+    remote_expected: int = 0
+    remote_joined: int = 0
+    histories_arrived: int = 0
+    missing: tuple[str, ...] = ()
+    died: tuple[str, ...] = ()
+
+    @property
+    def took_part(self) -> int:
+        return self.local + self.remote_joined
+
+    @property
+    def histories_expected(self) -> int:
+        return self.local + self.remote_expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"local": self.local, "remote_expected": self.remote_expected, "remote_joined": self.remote_joined,
+                "took_part": self.took_part, "histories_expected": self.histories_expected,
+                "histories_arrived": self.histories_arrived, "missing": list(self.missing), "died": list(self.died)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkerCount:
+        return cls(local=int(data["local"]), remote_expected=int(data["remote_expected"]),
+                   remote_joined=int(data["remote_joined"]), histories_arrived=int(data["histories_arrived"]),
+                   missing=tuple(data.get("missing") or ()), died=tuple(data.get("died") or ()))
+
+
 _MERGE_ORDER = (Verdict.FAIL, Verdict.UNKNOWN, Verdict.PASS)
 
 
@@ -166,6 +203,7 @@ class RunVerdict:
     interrupted: bool = False
     error_exit_code: ExitCode | None = None
     torn_lines: tuple[str, ...] = ()
+    workers: WorkerCount | None = None  # a distributed run's workers; None with one Locust process
 
     @property
     def violations(self) -> dict[Category, int]:
@@ -200,6 +238,7 @@ class RunVerdict:
             "fault_errors": list(self.fault_errors), "interrupted": self.interrupted,
             "error_exit_code": None if self.error_exit_code is None else int(self.error_exit_code),
             "torn_lines": list(self.torn_lines),
+            "workers": None if self.workers is None else self.workers.to_json(),
         }
 
     @classmethod
@@ -229,7 +268,8 @@ class RunVerdict:
                 duration_seconds=data.get("duration_seconds"),
                 fault_errors=tuple(data.get("fault_errors") or ()), interrupted=bool(data.get("interrupted")),
                 error_exit_code=None if error is None else ExitCode(int(error)),
-                torn_lines=tuple(data.get("torn_lines") or ()))
+                torn_lines=tuple(data.get("torn_lines") or ()),
+                workers=None if data.get("workers") is None else WorkerCount.from_json(data["workers"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"expected verdict.json as orderquake writes it, got {type(exc).__name__}: {exc}") \
                 from exc

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._exceptions import UsageError
-from harness.checker.model import RunVerdict, Verdict
+from harness.checker.model import RunVerdict, Verdict, WorkerCount
 from harness.run.verdict import judge_run, write_outputs
 from harness.rundir import RunDir
 
@@ -25,6 +25,8 @@ def describe(result: RunVerdict) -> str:
         lines.append(f"  reason: {result.reason}")
     lines.append(f"  submissions: {counts.attempted} ({counts.ids} ids): ok {counts.ok}, fail {counts.fail}, "
                  f"info {counts.info}")
+    if result.workers is not None:
+        lines.append(f"  {worker_line(result.workers)}")
     for category, entry in result.invariants.items():
         if entry.count:
             mark = "VIOLATION" if entry.violation else "reported"
@@ -41,6 +43,16 @@ def describe(result: RunVerdict) -> str:
     if result.torn_lines:
         lines.append(f"  torn last lines ignored: {', '.join(result.torn_lines)}")
     return "\n".join(lines)
+
+
+def worker_line(workers: WorkerCount) -> str:
+    """``workers: 3 took part (1 local, 2 of 2 remote joined); histories: 2 of 3 arrived``."""
+    line = (f"workers: {workers.took_part} took part ({workers.local} local, {workers.remote_joined} of "
+            f"{workers.remote_expected} remote joined); histories: {workers.histories_arrived} of "
+            f"{workers.histories_expected} arrived")
+    if workers.died:
+        line += f"; died mid-run (open invokes read as info): {', '.join(workers.died)}"
+    return line
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -55,6 +55,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true",
                         help="no progress (neither the live panel on a terminal nor the periodic lines "
                              "elsewhere): only the verdict summary at the end")
+    parser.add_argument("--remote-workers", type=_positive_int, default=0, metavar="N",
+                        help="also wait for N Locust workers started elsewhere with 'orderquake worker --master "
+                             "HOST:PORT'; their history is shipped back before the verdict (docs/distributed.md)")
+    parser.add_argument("--master-bind", metavar="HOST:PORT",
+                        help="where the Locust master listens for remote workers (default 127.0.0.1:5557; the "
+                             "collector takes the next port); a non-loopback host needs --allow-remote")
+    parser.add_argument("--remote-wait", type=_duration, default=120.0, metavar="DURATION",
+                        help="how long the run waits for every remote worker to join (default 120s)")
     add_target_options(parser)
 
 
@@ -76,6 +84,8 @@ def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
     return RunRequest(scenario=scenario, target=args.target, variant=args.variant, seed=args.seed,
                       duration=args.duration, users=args.users, workers=args.workers, soak=args.soak,
                       out=args.out, allow_remote=args.allow_remote, attach=getattr(args, "attach", None),
+                      remote_workers=getattr(args, "remote_workers", 0), master_bind=getattr(args, "master_bind", None),
+                      remote_wait=getattr(args, "remote_wait", 120.0),
                       progress=ProgressMode.QUIET if args.quiet else ProgressMode.AUTO)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import socket
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness._exceptions import UsageError
@@ -18,6 +19,7 @@ from harness.load.shape import LoadShape
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 Command = tuple[list[str], dict[str, str]]
+_BASE = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
 
 
 def locust_env(shape: LoadShape, *, history_dir: Path, seed: int, run_id: str, history: bool = True,
@@ -41,39 +43,61 @@ def locust_env(shape: LoadShape, *, history_dir: Path, seed: int, run_id: str, h
 
 def locust_commands(shape: LoadShape, *, host: str, history_dir: Path, locust_dir: Path, seed: int,
                     run_id: str, workers: int = 0, history: bool = True,
-                    master_port: int | None = None, flows: str = "") -> list[Command]:
+                    master_port: int | None = None, flows: str = "", remote_workers: int = 0,
+                    master_host: str = "127.0.0.1") -> list[Command]:
     """Every process to start, the master (or the only process) first.
 
     With ``workers`` > 0 the master only coordinates, on loopback, and each worker is a
     ``--worker`` process writing its own history file (named by its pid) in ``history_dir``.
+    ``remote_workers`` more are expected from other machines (``orderquake worker``, which starts
+    them with ``remote_worker_commands``); the master then binds ``master_host``.
 
     >>> cmds = locust_commands(LoadShape(users=2, spawn_rate=2, duration_s=5), host="http://127.0.0.1:1",
     ...                        history_dir=Path("h"), locust_dir=Path("l"), seed=1, run_id="r1")
     >>> "--headless" in cmds[0][0], len(cmds)
     (True, 1)
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise UsageError(f"expected workers to be a whole number of zero or more, got workers={workers!r}")
+    for name, count in (("workers", workers), ("remote_workers", remote_workers)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise UsageError(f"expected {name} to be a whole number of zero or more, got {name}={count!r}")
     if not run_id or not run_id.replace("-", "").isalnum():
         raise UsageError(f"expected a run id of letters, digits and '-', got run_id={run_id!r}")
     env = locust_env(shape, history_dir=history_dir, seed=seed, run_id=run_id, history=history, flows=flows)
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     master = [
-        *base, "--headless", "--host", host,
+        *_BASE, "--headless", "--host", host,
         "--users", str(shape.users), "--spawn-rate", _number(shape.spawn_rate),
         "--run-time", f"{math.ceil(shape.duration_s)}s",
         "--stop-timeout", _number(shape.stop_timeout_s),
         "--csv", str(locust_dir / "locust"), "--html", str(locust_dir / "report.html"),
         "--only-summary", "--loglevel", "WARNING",
     ]
-    if workers == 0:
+    if workers == 0 and remote_workers == 0:
         return [(master, env)]
     port = master_port if master_port is not None else _free_port()
-    master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-               "--expect-workers", str(workers), "--expect-workers-max-wait", "60"]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-              "--loglevel", "WARNING"]
+    master += ["--master", "--master-bind-host", master_host, "--master-bind-port", str(port),
+               "--expect-workers", str(workers + remote_workers), "--expect-workers-max-wait", "60"]
+    local_master = "127.0.0.1" if master_host in ("0.0.0.0", "*", "") else master_host
+    worker = _worker_argv(local_master, port)
     return [(master, env)] + [(list(worker), {**env, "ORDERQUAKE_WORKER_INDEX": str(i)}) for i in range(workers)]
+
+
+def remote_worker_commands(env: Mapping[str, str], *, master_host: str, master_port: int, history_dir: Path,
+                           slots: Sequence[tuple[int, int]]) -> list[Command]:
+    """The Locust worker processes of one ``orderquake worker``: the run's variables (``env``, as
+    the collector shipped them) with this machine's history folder, and per slot its
+    ``(worker index, process base)``, which keep its ids and process numbers apart from every
+    other machine's."""
+    commands = []
+    for index, base in slots:
+        commands.append((_worker_argv(master_host, master_port), {
+            **env, "ORDERQUAKE_HISTORY_DIR": str(history_dir), "ORDERQUAKE_WORKER_INDEX": str(index),
+            "ORDERQUAKE_PROCESS_BASE": str(base)}))
+    return commands
+
+
+def _worker_argv(master_host: str, master_port: int) -> list[str]:
+    return [*_BASE, "--worker", "--master-host", master_host, "--master-port", str(master_port),
+            "--loglevel", "WARNING"]
 
 
 def locust_command(shape: LoadShape, *, host: str, history_dir: Path, locust_dir: Path, seed: int,

@@ -24,6 +24,9 @@ class RunRequest:
     soak: bool = False
     out: Path | None = None
     allow_remote: bool = False
+    remote_workers: int = 0  # Locust workers expected from `orderquake worker` (harness.distributed)
+    master_bind: str | None = None  # HOST:PORT the master binds for them (default 127.0.0.1:5557)
+    remote_wait: float = 120.0  # seconds the run waits for every remote worker to join
     attach: Path | None = None  # a stage file: run against a stage that already exists (harness.stage.attach)
     progress: ProgressMode = ProgressMode.AUTO  # QUIET: nothing on stderr, the caller prints the verdict
 

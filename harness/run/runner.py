@@ -30,6 +30,7 @@ from harness.run.fit import fit_scenario, refuse_process_faults
 from harness.run.load_process import LoadProcess
 from harness.run.progress import Phase, Reporter, reporter_for
 from harness.run.recovery import Recovery, wait_for_consistency
+from harness.run.remote import await_uploads, master_address, remote_workers
 from harness.run.request import RunOutcome, RunRequest
 from harness.run.schedule import FaultScheduler, Planned
 from harness.run.signals import interruptible, shielded
@@ -119,22 +120,27 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
                 allow_remote=request.allow_remote))
         ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
         shape = load_shape(scenario)
+        master_host, master_port = master_address(request)
         commands = locust_commands(shape, host=stage.client_url, history_dir=run_dir.history,
                                    locust_dir=run_dir.locust, seed=scenario.seed, run_id=run_dir.run_id,
-                                   workers=request.workers, flows=stage.flows_env())
-        faults = len(list(scenario.schedule()))
-        reporter.phase(Phase.LOAD, expected_s=scenario.duration,
-                       detail=f"{shape.users} users for {scenario.duration:g} s; faults: {faults}")
-        progress.load_started_wall = time.time()
-        load = held.load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
-        stage.register_process("locust", load.pids)
-        scheduler = held.scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
-        scheduler.start(origin=load.started)
-        load.wait(timeout_s=scenario.duration + shape.stop_timeout_s + _LOCUST_GRACE_S)
-        progress.load_seconds = time.monotonic() - load.started
-        with shielded():
-            scheduler.stop()
-            stage.heal()
+                                   workers=request.workers, flows=stage.flows_env(),
+                                   remote_workers=request.remote_workers, master_host=master_host,
+                                   master_port=master_port)
+        with remote_workers(request, run_dir, commands[0][1], reporter) as collector:
+            faults = len(list(scenario.schedule()))
+            reporter.phase(Phase.LOAD, expected_s=scenario.duration,
+                           detail=f"{shape.users} users for {scenario.duration:g} s; faults: {faults}")
+            progress.load_started_wall = time.time()
+            load = held.load = LoadProcess.start(commands, log_path=run_dir.logs / "locust.log", cwd=run_dir.path)
+            stage.register_process("locust", load.pids)
+            scheduler = held.scheduler = FaultScheduler(_planned(scenario, ctx), run_dir)
+            scheduler.start(origin=load.started)
+            load.wait(timeout_s=scenario.duration + shape.stop_timeout_s + _LOCUST_GRACE_S)
+            progress.load_seconds = time.monotonic() - load.started
+            with shielded():
+                scheduler.stop()
+                stage.heal()
+            await_uploads(collector, reporter)
         reporter.phase(Phase.RECOVERY, expected_s=scenario.recovery_deadline,
                        detail=f"waiting up to {scenario.recovery_deadline:g} s for the pending backlog to drain")
         progress.recovery = wait_for_consistency(
@@ -151,12 +157,14 @@ def load_shape(scenario: Scenario) -> LoadShape:
                      mix=load.mix_json(), duplicates=load.duplicates, request_timeout_s=load.request_timeout)
 
 
-def finish(run_dir: RunDir, *, variant: str, started: datetime, progress: _Progress) -> RunVerdict:
+def finish(run_dir: RunDir, *, variant: str, started: datetime, progress: _Progress, workers: int = 0,
+           remote_workers: int = 0) -> RunVerdict:
     """Save what the run went through (``run.json``), then judge the run directory and write the outputs."""
     error = progress.reason if (progress.error_code is not None or progress.interrupted) else None
     RunFacts(variant=variant, started=started.isoformat(), load_started_wall=progress.load_started_wall,
              load_seconds=progress.load_seconds, interrupted=progress.interrupted, error=error,
-             error_exit_code=None if progress.error_code is None else int(progress.error_code)).write(run_dir)
+             error_exit_code=None if progress.error_code is None else int(progress.error_code),
+             workers=workers, remote_workers=remote_workers).write(run_dir)
     verdict, metrics = judge_run(run_dir)
     write_outputs(run_dir, verdict, metrics)
     return verdict
@@ -176,6 +184,7 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     if request.attach is not None:
         load_attach(request.attach, allow_remote=request.allow_remote)  # told before anything starts
         refuse_process_faults(scenario)
+    master_address(request)  # a bad or non-loopback --master-bind is refused before anything starts
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())
@@ -192,5 +201,6 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
         except Interrupted as exc:  # a signal that arrived between the stage's own handlers
             progress.interrupted, progress.reason = True, str(exc)
         reporter.phase(Phase.CHECK, detail="judging the run directory; writing verdict.json, junit.xml, report.html")
-        verdict = finish(run_dir, variant=variant, started=started, progress=progress)
+        verdict = finish(run_dir, variant=variant, started=started, progress=progress, workers=request.workers,
+                         remote_workers=request.remote_workers)
     return RunOutcome(run_dir=run_dir, verdict=verdict)

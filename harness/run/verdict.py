@@ -33,6 +33,7 @@ from harness.checker.checkers import (
     money_checker,
     reading_checker,
     run_checker,
+    workers_checker,
 )
 from harness.checker.evidence import Evidence
 from harness.checker.integrity import Problem, verify
@@ -46,9 +47,11 @@ from harness.checker.model import (
     RunVerdict,
     SloOutcome,
     Verdict,
+    WorkerCount,
     compose,
 )
 from harness.checker.reading_duckdb import read_evidence
+from harness.distributed.journal import WorkerJournal
 from harness.load.history import iter_events
 from harness.report import write_html, write_junit
 from harness.report.github import write_github_outputs
@@ -68,6 +71,8 @@ class RunFacts:
     interrupted: bool = False
     error: str | None = None
     error_exit_code: int | None = None
+    workers: int = 0  # local Locust workers (0: one process, or remote ones only)
+    remote_workers: int = 0  # expected from `orderquake worker`; their journal is workers.json
 
     def write(self, run_dir: RunDir) -> None:
         previous = _read_json(run_dir.run_info) or {}
@@ -154,6 +159,16 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
         planned = [f.name for f in scenario.schedule()] if scenario is not None and not facts.interrupted else []
         fault_result, fault_errors = fault_checker(journal, planned)
         results.append(fault_result)
+    workers: WorkerCount | None = None
+    workers_whole = True
+    if facts.workers or facts.remote_workers or run_dir.workers.exists():
+        journal_read: WorkerJournal | None = safe("workers", lambda: _worker_journal(run_dir, facts), None)
+        if journal_read is not None:
+            workers_result, workers = workers_checker(journal_read)
+            results.append(workers_result)
+            workers_whole = workers_result.valid is Verdict.PASS and not workers.died
+        else:
+            workers_whole = False
     problems: list[Problem] = safe("evidence", lambda: verify(run_dir), [])
     if problems:
         results.append(integrity_checker(problems))
@@ -164,7 +179,8 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
     torn: list[str] = []
     if evidence is not None:
         unjudged = frozenset(kind for problem in problems for kind in problem.flows)
-        history_whole = not evidence.damage and not any(problem.history for problem in problems)
+        history_whole = (not evidence.damage and not any(problem.history for problem in problems)
+                         and workers_whole)
         results.append(reading_checker(evidence))
         results.append(history_checker(evidence))
         judgement: Judgement | None = safe(
@@ -196,7 +212,17 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
         duration_seconds=round((finished - started).total_seconds(), 3) if started is not None else None,
         fault_errors=tuple(fault_errors), interrupted=facts.interrupted,
         error_exit_code=ExitCode(facts.error_exit_code) if facts.error_exit_code is not None else None,
-        torn_lines=tuple(torn)), metrics
+        torn_lines=tuple(torn), workers=workers), metrics
+
+
+def _worker_journal(run_dir: RunDir, facts: RunFacts) -> WorkerJournal:
+    """``workers.json``; without it, a run that had remote workers cannot say what they shipped."""
+    if not run_dir.workers.exists():
+        if facts.remote_workers:
+            raise ValueError(f"{run_dir.relative(run_dir.workers)} is missing: {facts.remote_workers} remote "
+                             "worker(s) were expected and what they shipped is not known")
+        return WorkerJournal(local=facts.workers)
+    return WorkerJournal.from_json(json.loads(run_dir.workers.read_text()))
 
 
 def _parse_time(text: str | None) -> datetime | None:
