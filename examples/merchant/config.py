@@ -25,6 +25,7 @@ class Settings:
     reconcile_interval_s: float = 2.0
     reconcile_after_s: float = 5.0
     payment_window_s: float = 15.0  # an order with no confirmed payment after this is canceled
+    password_hash_n: int = 2**14  # scrypt's cost; test benches lower it, as test settings of shops do
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -51,7 +52,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings of ``serve``: ``MERCHANT_PORT`` and the Stripe keys are required, the tuning optional.
 
     Tuning: ``MERCHANT_DB_POOL_SIZE`` (10), ``MERCHANT_DB_TIMEOUT_S`` (5), ``MERCHANT_RECONCILE_INTERVAL_S``
-    (2), ``MERCHANT_RECONCILE_AFTER_S`` (5), ``MERCHANT_PAYMENT_WINDOW_S`` (15).
+    (2), ``MERCHANT_RECONCILE_AFTER_S`` (5), ``MERCHANT_PAYMENT_WINDOW_S`` (15),
+    ``MERCHANT_PASSWORD_HASH_N`` (16384, a power of two: scrypt's cost for new passwords).
     """
     env = os.environ if env is None else env
     raw_port = _required(env, "MERCHANT_PORT")
@@ -66,4 +68,12 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_s=_number(env, "MERCHANT_RECONCILE_INTERVAL_S", 2.0),
         reconcile_after_s=_number(env, "MERCHANT_RECONCILE_AFTER_S", 5.0),
         payment_window_s=_number(env, "MERCHANT_PAYMENT_WINDOW_S", 15.0),
+        password_hash_n=_power_of_two(env, "MERCHANT_PASSWORD_HASH_N", 2**14),
     )
+
+
+def _power_of_two(env: Mapping[str, str], name: str, default: int) -> int:
+    value = int(_number(env, name, default, whole=True))
+    if value < 2 or value & (value - 1):
+        raise ConfigError(f"{name}: expected a power of two of at least 2, got {env.get(name)!r}")
+    return value

@@ -186,7 +186,8 @@ class Stage:
             "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             # Short deadlines, so that reconciliation acts within a test's patience.
             "MERCHANT_RECONCILE_INTERVAL_S": "0.3", "MERCHANT_RECONCILE_AFTER_S": "0.5",
-            "MERCHANT_PAYMENT_WINDOW_S": "10", "MERCHANT_DB_TIMEOUT_S": "3"} | env
+            "MERCHANT_PAYMENT_WINDOW_S": "10", "MERCHANT_DB_TIMEOUT_S": "3",
+            "MERCHANT_PASSWORD_HASH_N": target["env"]["MERCHANT_PASSWORD_HASH_N"]} | env
         for argv in target["setup"]:
             command = [sys.executable if a == "{python}" else a for a in argv]
             done = subprocess.run(command, cwd=REPO, env=sut_env, capture_output=True, timeout=60, check=False)
@@ -236,6 +237,6 @@ def stage(root: Path) -> Iterator[Stage]:
         finally:
             _stop(process)
     finally:
-        postgres.stop()
+        postgres.stop("immediate")  # no checkpoint: the cluster is thrown away
         if data != root / "pg":  # a cluster kept outside the test's folder (run as root) is removed here
             shutil.rmtree(data, ignore_errors=True)
