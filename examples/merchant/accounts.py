@@ -12,7 +12,6 @@ import hmac
 import secrets
 from typing import Any
 
-import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -81,13 +80,10 @@ async def login(request: Request) -> Response:
 async def authenticate(request: Request) -> int:
     """The account id of the request's token; a :class:`ClientError` 401 without a valid one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme != "Token" or not token:
+    if scheme.lower() != "token" or not token:
         raise ClientError(401, "not_authenticated", "send 'Authorization: Token <token>' (POST /api/login/)")
-    try:
-        row = await context(request).db.fetch_one("SELECT account_id FROM auth_token WHERE token_hash = %s",
-                                                  (token_digest(token.strip()),))
-    except psycopg.DataError:
-        row = None
+    row = await context(request).db.fetch_one("SELECT account_id FROM auth_token WHERE token_hash = %s",
+                                              (token_digest(token.strip()),))
     if row is None:
         raise ClientError(401, "not_authenticated", "the token is not valid")
     return int(row["account_id"])
