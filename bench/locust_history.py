@@ -188,7 +188,8 @@ def figures(quick: bool = True) -> list[Figure]:
                f"{result.cpu_on_us:.0f} vs {result.cpu_off_us:.0f} us "
                f"({result.cpu_on_us / result.cpu_off_us - 1:+.1%})",
                "Locust's per-request work (request building, its stats); the history adds two JSON lines per "
-               "operation and a buffered write", reproduce),
+               "operation (invoke and completion) encoded and written in Locust's process (harness/load)",
+               reproduce),
     ]
 
 

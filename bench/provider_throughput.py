@@ -285,9 +285,57 @@ def _script(folder: Path, callback_url: str) -> Path:
     return path
 
 
+# Where a delivering provider's samples go: the first matching (label, frames wanted in the leaf,
+# frames wanted anywhere in the stack) takes the sample. The WAL checkpoint runs on a worker thread
+# whose samples are mostly fsync waits (about 1% of the process's CPU by /proc): left out.
+_SHARES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("callback HTTP client", ("callback_client", "aiohttp/", "yarl/", "multidict/", "aiohappyeyeballs/"), ()),
+    ("settlement", (), ("settle_due",)),
+    ("group commit", (), ("_commit_loop",)),
+    ("delivery bookkeeping (journal, signature, tasks)", (), ("Deliverer",)),
+    ("incoming HTTP (uvicorn, httptools)", ("uvicorn/",), ()),
+    ("Starlette objects and routing", ("starlette/",), ()),
+    ("event loop (uvloop: epoll, socket calls)", ("asyncio/runners.py",), ()),
+    ("order creation (validation, insert, idempotency)", (),
+     ("mock_provider/app.py", "mock_provider/provider.py", "mock_provider/ledger.py")),
+    ("asyncio tasks and futures", ("asyncio/",), ()),
+)
+_WORKER_THREAD = ("concurrent/futures/thread.py", "threading.py")
+
+
+def profile_shares(collapsed: str) -> list[tuple[str, float]]:
+    """Shares of the event loop thread's samples by part of the work, largest first, from py-spy's raw output."""
+    counts: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit() or any(name in stack for name in _WORKER_THREAD):
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        label = next((label for label, in_leaf, in_stack in _SHARES
+                      if any(n in leaf for n in in_leaf) or any(n in stack for n in in_stack)), "other")
+        counts[label] = counts.get(label, 0) + int(count)
+    total = sum(counts.values())
+    return sorted(((label, n / total) for label, n in counts.items()), key=lambda kv: -kv[1]) if total else []
+
+
+def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(max(1, round(seconds))), "-r", "200", "-f", "raw",
+                             "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str,
-            previous_src: Path | None = None, targets: tuple[str, ...] = TARGETS) -> list[Measurement]:
-    """Every target, ``rounds`` times, under load and at one connection."""
+            previous_src: Path | None = None, targets: tuple[str, ...] = TARGETS,
+            profiles: dict[str, list[tuple[str, float]]] | None = None) -> list[Measurement]:
+    """Every target, ``rounds`` times, under load and at one connection.
+
+    With ``profiles``, each delivering target gets one more loaded run in the last round, under
+    py-spy (after the measured ones, so the sampling never touches their numbers); its shares
+    land in ``profiles[target]``.
+    """
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: install it (apt-get install -y wrk)")
     chosen = targets + (("previous",) if previous_src is not None else ())
@@ -303,6 +351,12 @@ def measure(rounds: int, seconds: float, connections: int, server_core: str, loa
                     _wrk(target, server, script, connections, 1.0, load_core, counted)  # warm-up
                     loaded = _wrk(target, server, script, connections, seconds, load_core, counted)
                     idle = _wrk(target, server, script, 1, min(seconds, 3.0), load_core, counted)
+                    if profiles is not None and delivers and round_no == rounds - 1:
+                        out = Path(tmp) / f"{target}.collapsed"
+                        spy = _profile(server[1], seconds, out)
+                        _wrk(target, server, script, connections, seconds + 1, load_core, counted)
+                        if spy is not None and spy.wait(timeout=60) == 0 and out.exists():
+                            profiles[target] = profile_shares(out.read_text())
                 results += [loaded, idle]
                 print(f"round {round_no + 1} {target:10s} {loaded.requests_per_s:9.0f} req/s "
                       f"({loaded.per_cpu_s:6.0f} per server CPU-s) "
@@ -382,8 +436,9 @@ def figures(quick: bool = True) -> list[Figure]:
     """
     rounds, seconds, connections = (2, 4.0, 64) if quick else (3, 5.0, 64)
     commit = os.environ.get("BENCH_PROVIDER_PREVIOUS")
+    profiles: dict[str, list[tuple[str, float]]] = {}
     with previous_source(commit) as previous_src:
-        results = measure(rounds, seconds, connections, "0", "1", previous_src)
+        results = measure(rounds, seconds, connections, "0", "1", previous_src, profiles=profiles)
     print(report(results, connections))
 
     def per_cpu(target: str) -> float:
@@ -393,11 +448,17 @@ def figures(quick: bool = True) -> list[Figure]:
         return statistics.median(m.requests_per_s for m in _of(results, target, connections))
     reproduce = f"{_REPRODUCE} --rounds {rounds} --seconds {seconds:g}"
     delivering, hello = per_cpu("delivering"), per_cpu("hello")
+    def shares(target: str) -> str:
+        found = profiles.get(target)
+        return ("py-spy shares: " + ", ".join(f"{label} {share:.0%}" for label, share in found[:6])) if found \
+            else "no py-spy profile"
+    for target, found in profiles.items():
+        print(f"profile of {target}: " + ", ".join(f"{label} {share:.1%}" for label, share in found))
     rows = [
         Figure("mock provider, orders per provider CPU-s, settlement + signed delivery to a live receiver",
                f"{delivering:,.0f} /CPU-s ({wall('delivering'):,.0f}/s wall, 1 core)",
-               "the provider's one Python thread: HTTP parsing and the ASGI stack (uvicorn, Starlette), then the "
-               "SQLite group commit, settlement and the aiohttp callback client (target >= 5,000)", reproduce),
+               "the provider's one Python thread, every part of the work in it (target >= 5,000); "
+               + shares("delivering"), reproduce),
         Figure("mock provider delivering / bare Starlette hello, per CPU-s, same run", f"{delivering / hello:.0%} "
                f"(hello {hello:,.0f} /CPU-s)", "each order is two HTTP exchanges (its creation and its callback) "
                "plus the ledger; hello is one exchange and no storage", reproduce),
@@ -407,7 +468,8 @@ def figures(quick: bool = True) -> list[Figure]:
     if commit:
         rows.append(Figure(f"mock provider of commit {commit}, delivering, per CPU-s, same rounds",
                            f"{per_cpu('previous'):,.0f} /CPU-s (now / then {delivering / per_cpu('previous'):.2f})",
-                           "as above, with aiohttp for callbacks and the outbox read back from SQLite",
+                           "as above, with aiohttp for callbacks and the outbox read back from SQLite; "
+                           + shares("previous"),
                            f"BENCH_PROVIDER_PREVIOUS={commit} python -m bench provider_throughput"))
     return rows
 

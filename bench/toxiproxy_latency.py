@@ -64,7 +64,8 @@ def figures(quick: bool = True) -> list[Figure]:
     d99 = statistics.median(d.p99_ms for d in direct) * 1000
     reproduce = f"python -m bench.toxiproxy_latency --rounds {rounds} --seconds {seconds:g}"
     limits = ("Toxiproxy's copy of each request and response through its Go pipeline (two extra loopback "
-              "hops); its p99 also carries Go scheduler and GC pauses and the neighbours on 2 shared cores")
+              "hops); the p99s are mostly the neighbours' scheduling on 2 shared cores (see the direct p99), "
+              "so the p99 difference is the noisier figure")
     return [Figure("Toxiproxy added latency per request, p50 (one connection, no toxic)",
                    f"+{p50:.0f} us (direct p50 {d50:.0f} us)", limits, reproduce),
             Figure("Toxiproxy added latency per request, p99 (one connection, no toxic)",

@@ -62,3 +62,23 @@ def test_report_gives_ratio_and_added_latency(bench: ModuleType) -> None:
     assert "provider / hello: best 60%, median 60%, per CPU-s n/a" in table
     assert "latency added at one connection: 0.150 ms" in table
     assert "settling / hello: median 50%" in table
+
+
+def test_profile_shares_name_each_part_of_the_work_and_leave_the_checkpoint_thread_out(bench: ModuleType) -> None:
+    collapsed = "\n".join([
+        "main (mock_provider/__main__.py:49);Runner.run (asyncio/runners.py:118) 30",
+        "Task.__step;HttpToolsProtocol.data_received (uvicorn/protocols/http/httptools_impl.py:174) 20",
+        "Deliverer.run (mock_provider/delivery.py:92);Provider.settle_due (mock_provider/provider.py:261);"
+        "Ledger.all (mock_provider/ledger.py:207) 25",
+        "Deliverer._post (mock_provider/delivery.py:149);"
+        "CallbackClient.__call__ (mock_provider/callback_client.py:145) 15",
+        "endpoint (mock_provider/app.py:128);Provider.create (mock_provider/provider.py:195) 10",
+        "Thread._bootstrap (threading.py:1002);_WorkItem.run (concurrent/futures/thread.py:58) 400",
+        "not a sample line",
+    ])
+    shares = dict(bench.profile_shares(collapsed))
+    assert shares == pytest.approx({"event loop (uvloop: epoll, socket calls)": 0.3,
+                                    "settlement": 0.25, "incoming HTTP (uvicorn, httptools)": 0.2,
+                                    "callback HTTP client": 0.15,
+                                    "order creation (validation, insert, idempotency)": 0.1})
+    assert bench.profile_shares("") == []
