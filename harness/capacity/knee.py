@@ -2,8 +2,14 @@
 
 A step **holds** when the checker found no violation on the ids first invoked in it, its verdict
 is not ``unknown``, and every SLO of the scenario holds on its own numbers. The **knee** is the
-highest step that holds below the first step that does not; that first broken step is reported
-with why (which SLO, which invariant and how many ids).
+highest step that holds below the **first broken step**, reported with why (which SLO, which
+invariant and how many ids), which is:
+
+- the first step with a violation or an undecided verdict: correctness is never taken for noise;
+- else the first of the broken steps that end the ladder. An SLO broken at one step and held
+  again at a higher one was the machine, not the service (a busy neighbour on a shared host can
+  stall one step): it is reported as transient and does not set the knee. So stepping goes on
+  until ``stop_after`` more steps have broken past the first of the final broken run.
 
 A step is **harness-limited** when what was measured is the load generator or the stage, not the
 SUT: the generator offered less than 90 % of the step's rate, or a Locust process was busy more
@@ -142,19 +148,36 @@ def _set_by(broken: Step | None) -> str | None:
     return "slo"
 
 
+def _final_breaks(steps: Sequence[Step]) -> int:
+    """Where the run of broken steps that ends ``steps`` begins (``len(steps)`` when the last holds)."""
+    start = len(steps)
+    while start > 0 and not steps[start - 1].holds:
+        start -= 1
+    return start
+
+
 def find_knee(steps: Sequence[Step]) -> Knee:
     """The knee of steps run in ascending rate order; see the module."""
-    broken = next((s for s in steps if not s.holds), None)
-    below = [s for s in steps if broken is None or s.index < broken.index]
-    knee = below[-1] if below else None
+    wrong = next((s for s in steps if any(s.violations.values()) or s.verdict != "pass"), None)
+    considered = [s for s in steps if wrong is None or s.index <= wrong.index]
+    start = _final_breaks(considered)  # with a violation, the run of breaks that ends in it
+    broken = considered[start] if start < len(considered) else None
+    below = considered[:start]
+    holding = [s for s in below if s.holds]
+    knee = holding[-1] if holding else None
+    transient = [s for s in below if not s.holds]
+    noise = "; ".join(f"{s.rate:g}/s broke ({'; '.join(s.broken)}) but a higher step held: transient"
+                      for s in transient)
     limited = [s for s in (*below, *([broken] if broken else [])) if s.harness_limited]
     if broken is None:
         why = (f"no step broke up to {steps[-1].rate:g}/s: the knee is at least there" if steps
                else "no step ran")
+        why += f". {noise}" if noise else ""
         return Knee(knee, None, True, why + (_limited(limited) if limited else ""))
     what = "; ".join(broken.broken)
     base = (f"{knee.rate:g}/s holds; {broken.rate:g}/s breaks: {what}" if knee is not None
             else f"the first step ({broken.rate:g}/s) already breaks: {what}")
+    base += f". {noise[0].upper()}{noise[1:]}" if noise else ""
     if limited:
         return Knee(knee, broken, True, base + _limited(limited))
     return Knee(knee, broken, False, base)
@@ -166,6 +189,5 @@ def _limited(steps: Sequence[Step]) -> str:
 
 
 def keep_stepping(results: Sequence[Step], stop_after: int) -> bool:
-    """Whether to go on stepping: until ``stop_after`` steps have run past the first broken one."""
-    broken = next((i for i, s in enumerate(results) if not s.holds), None)
-    return broken is None or len(results) - 1 - broken < stop_after
+    """Whether to go on stepping: until the broken steps that end the ladder are ``1 + stop_after``."""
+    return len(results) - _final_breaks(results) < 1 + stop_after

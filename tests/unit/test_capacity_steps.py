@@ -107,5 +107,16 @@ def test_harness_limits() -> None:
 def test_stepping_stops_stop_after_steps_past_the_first_broken_one() -> None:
     ok, broken = _step(1, 20), _step(2, 40, slo_ok=False)
     assert keep_stepping([], 1) and keep_stepping([ok], 1)
-    assert keep_stepping([ok, broken], 1) and not keep_stepping([ok, broken, ok], 1)
+    assert keep_stepping([ok, broken], 1) and not keep_stepping([ok, broken, broken], 1)
+    assert keep_stepping([ok, broken, ok], 1)  # a transient break: the ladder goes on
     assert not keep_stepping([ok, broken], 0)
+
+
+def test_an_slo_broken_once_and_held_again_is_transient_but_a_violation_never_is() -> None:
+    steps = [_step(1, 20), _step(2, 40, slo_ok=False), _step(3, 80), _step(4, 160, slo_ok=False),
+             _step(5, 320, slo_ok=False)]
+    knee = find_knee(steps)
+    assert knee.rate == 80 and knee.broken is steps[3]
+    assert "40/s broke" in knee.why and "transient" in knee.why
+    lost = [_step(1, 20), _step(2, 40, violations={"lost": 1}, verdict="fail"), _step(3, 80)]
+    assert find_knee(lost).rate == 20 and find_knee(lost).broken is lost[1]
