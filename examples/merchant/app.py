@@ -17,7 +17,7 @@ from examples.merchant.config import Settings
 from examples.merchant.db import Conn, Database, Unavailable
 from examples.merchant.orders import create_order, create_payment, order_by_ref
 from examples.merchant.reconciler import Reconciler
-from examples.merchant.variants import Flags, Reconcile, Variant
+from examples.merchant.variants import Flags, Variant
 from examples.merchant.web import EXCEPTION_HANDLERS, Context, context, error
 from examples.merchant.webhooks import stripe_webhook
 
@@ -40,16 +40,13 @@ def create_app(settings: Settings, variant: Variant, conninfo: str = "") -> Star
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         payments.configure(settings.stripe_secret_key)
         await ctx.db.open()
-        task = None
-        if ctx.flags.reconcile is not Reconcile.NONE:
-            task = asyncio.create_task(Reconciler(ctx).run_forever(), name="reconciler")
+        task = asyncio.create_task(Reconciler(ctx).run_forever(), name="reconciler")
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             await ctx.db.close()
 
     app = Starlette(routes=[

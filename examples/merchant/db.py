@@ -27,9 +27,12 @@ class Unavailable(Exception):
 class Database:
     def __init__(self, pool_size: int, timeout_s: float, conninfo: str = "") -> None:
         self.timeout_s = timeout_s
+        # Waiting for a connection is cut shorter than a statement: with PostgreSQL down, the pool has
+        # none to give, and an answer within 2 s beats one at the client's (or Stripe's) own timeout.
+        connect_s = min(2.0, timeout_s)
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            conninfo, min_size=min(2, pool_size), max_size=pool_size, open=False, timeout=timeout_s,
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, int(timeout_s)),
+            conninfo, min_size=min(2, pool_size), max_size=pool_size, open=False, timeout=connect_s,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, int(connect_s)),
                     # The server gives up too, so that a statement cut off here does not hold its locks.
                     "options": f"-c statement_timeout={int(timeout_s * 1000)} "
                                f"-c idle_in_transaction_session_timeout={int(timeout_s * 2000)}"},
@@ -54,7 +57,9 @@ class Database:
             try:
                 async with asyncio.timeout(self.timeout_s), self.pool.connection() as conn:
                     return await work(conn)
-            except (PoolTimeout, TimeoutError) as exc:
+            except PoolTimeout as exc:
+                raise Unavailable(f"no database connection: {exc}") from exc
+            except TimeoutError as exc:
                 raise Unavailable(f"the database did not answer within {self.timeout_s} s") from exc
             except psycopg.OperationalError as exc:
                 if attempt == 2:

@@ -11,11 +11,12 @@
 | `retry-double-payment`    | create-payment always makes a new PaymentIntent with a fresh idempotency | duplicated  |
 |                           | key, so a client retrying after a lost answer pays twice                 |             |
 | `webhook-error-200`       | a database error in the webhook handler is logged and answered 200, so   | unreturned  |
-|                           | the provider never redelivers; and no reconciler                         |             |
+|                           | Stripe never delivers the event again                                    |             |
 
 Reconciliation would rescue the webhook bugs, hiding them, so their variants reconcile as the
 services that have these bugs do: `event-marked-early` only looks at orders it never received
-an event for, `webhook-error-200` trusts webhooks alone.
+an event for; `webhook-error-200` only cancels abandoned orders and trusts webhooks for every
+payment.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Reconcile(Enum):
     """Which pending orders the background reconciler asks Stripe about."""
 
     ALL = "all"
-    WITHOUT_EVENT = "without-event"
-    NONE = "none"
+    WITHOUT_EVENT = "without-event"  # orders no webhook was ever recorded for
+    ABANDONED = "abandoned"  # only closing orders nobody paid; a confirmed payment is left to its webhook
 
 
 @dataclass(frozen=True)
@@ -57,5 +58,5 @@ class Flags:
             Variant.EVENT_MARKED_EARLY: cls(mark_event_with_update=False, reconcile=Reconcile.WITHOUT_EVENT),
             Variant.LATE_FAILURE_OVERWRITES: cls(failure_keeps_paid=False),
             Variant.RETRY_DOUBLE_PAYMENT: cls(reuse_open_intent=False),
-            Variant.WEBHOOK_ERROR_200: cls(webhook_db_error_fails=False, reconcile=Reconcile.NONE),
+            Variant.WEBHOOK_ERROR_200: cls(webhook_db_error_fails=False, reconcile=Reconcile.ABANDONED),
         }[variant]
