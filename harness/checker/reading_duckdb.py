@@ -88,9 +88,9 @@ _LENIENT = f"""(contains(line, ',}}') OR contains(line, ',]') OR contains(line, 
     OR CASE WHEN strlen(line) > {2 * MAX_DEPTH}
             THEN strlen(line) - strlen(replace(replace(line, '[', ''), '{{', '')) > {MAX_DEPTH} ELSE false END)"""
 _SCAN = f"""
-SELECT filename, count(*), count(*) FILTER (WHERE line IS NULL OR NOT contains(line, '{{') OR {_LENIENT}),
-       count(*) FILTER (WHERE line IS NOT NULL AND {_LENIENT})
-FROM read_csv($paths, {_RAW}) GROUP BY filename
+SELECT filename, count(*), count(*) FILTER (WHERE line IS NULL OR NOT contains(line, '{{') OR lenient),
+       count(*) FILTER (WHERE lenient)
+FROM (SELECT filename, line, {_LENIENT} AS lenient FROM read_csv($paths, {_RAW})) GROUP BY filename
 """
 _JSON = "format = 'newline_delimited', auto_detect = false"
 
