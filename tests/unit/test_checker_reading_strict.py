@@ -299,3 +299,13 @@ def test_a_line_longer_than_duckdb_takes_is_read_alike(tmp_path: Path) -> None:
     long = b'{"type":"ok","op":"order","id":"o1","error":"' + b"x" * (17 << 20) + b'"}'
     evidence = read_alike(files_of(tmp_path, [INVOKE % b"1000", long]))
     assert evidence["damage"] == [] and evidence["counts"].ok == 1
+
+
+def test_an_examples_history_holds_its_events_however_their_id_is_escaped(tmp_path: Path) -> None:
+    history = [INVOKE % b"5", OK.replace(b'"o1"', b'"\\u006f1"'), b'{"type":"ok","op":"get_order","id":"o\\/1"}',
+               b'{"type":"ok","op":"get_order","id":"o\\/1","id2":"o1"}']
+    files = files_of(tmp_path, [line.replace(b'"o1"', b'"\\u00e9/1"', 1) if n == 0 else line
+                                for n, line in enumerate(history)] + [b'{"type":"ok","op":"order","id":"\\u00e9\\/1"}'])
+    found = reading.events_naming(files.history, [(ORD, "o1"), (ORD, "é/1")])
+    assert [e["type"] for e in found[(ORD, "o1")]] == ["ok"]
+    assert [e["type"] for e in found[(ORD, "é/1")]] == ["invoke", "ok"]
