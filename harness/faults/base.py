@@ -79,6 +79,7 @@ class Fault(ABC):
     kind: ClassVar[str]
     summary: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    dialects: ClassVar[tuple[str, ...]] = ("native", "stripe")  # the provider dialects it can be expressed in
 
     def __init__(self, name: str, params: Mapping[str, Any]) -> None:
         self.name = name

@@ -40,6 +40,7 @@ def _signature(secret: str, body: bytes, timestamp: int) -> str:
 
 class ForgedCallbacks(Fault):
     kind = "forged_callbacks"
+    dialects = ("native",)  # the callbacks it forges are in the native format
     summary = "post unsigned, wrongly signed and stale replayed callbacks to the SUT, contradicting the provider"
     params = (Param("count", "pending ids of each kind forged per round", whole(1, 200), default=5),
               Param("unknown", "never-attempted ids claimed per round", whole(0, 200), default=2),

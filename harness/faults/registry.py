@@ -23,6 +23,7 @@ from harness.faults.provider import (
     SettlementStall,
     WebhookSecretMismatch,
 )
+from harness.faults.stripe import LateFailureEvents
 from harness.faults.toxic import TOXIC_FAULTS, LinkDown
 
 _ALL: tuple[type[Fault], ...] = (
@@ -31,7 +32,7 @@ _ALL: tuple[type[Fault], ...] = (
     ProviderErrors, ProviderProcessThenError, ProviderResponseLost, ProviderSlow, ProviderDeclines,
     CallbackDrop, CallbackDuplicate, CallbackDelay, CallbackReorder, SettlementStall,
     ApiKeyRotation, WebhookSecretMismatch,
-    ForgedCallbacks,
+    ForgedCallbacks, LateFailureEvents,
 )
 
 REGISTRY: dict[str, type[Fault]] = {cls.kind: cls for cls in _ALL}

@@ -3,8 +3,9 @@
 A target with ``flows:`` may describe only some operations (a shop with orders and no payouts);
 the scenario's mix then keeps the weights of the operations the target has, and the run says
 which were dropped. A scenario that would send none of the target's operations, or that uses a
-fault the target's provider dialect cannot express (a forged callback is written in the native
-callback format), does not apply: ``orderquake run`` refuses it (exit 2) and the matrix skips it.
+fault the target's provider dialect cannot express (``Fault.dialects``: a forged callback is
+written in the native format, a late Stripe event in Stripe's), does not apply: ``orderquake
+run`` refuses it (exit 2) and the matrix skips it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness._exceptions import UsageError
+from harness.faults import fault_class
 from harness.scenario import Operation, Scenario
 from harness.stage.attach import PROCESS_FAULTS
 from harness.target import Target
-
-NATIVE_ONLY_FAULTS = frozenset({"forged_callbacks"})
 
 
 def fault_kinds(scenario: Scenario) -> set[str]:
@@ -29,11 +29,13 @@ def fault_kinds(scenario: Scenario) -> set[str]:
 def fit_scenario(scenario: Scenario, target: Target) -> tuple[Scenario, tuple[str, ...]]:
     """The scenario as it runs against ``target`` and notes on what was left out, or a UsageError
     saying why it does not apply."""
-    unsupported = sorted(fault_kinds(scenario) & NATIVE_ONLY_FAULTS) if target.provider.dialect != "native" else []
+    dialect = target.provider.dialect
+    unsupported = sorted(kind for kind in fault_kinds(scenario) if dialect not in fault_class(kind).dialects)
     if unsupported:
-        raise UsageError(f"scenario {scenario.name} does not apply to target {target.name}: its fault(s) "
-                         f"{', '.join(unsupported)} speak the native provider dialect, the target's provider "
-                         f"speaks {target.provider.dialect}")
+        speaks = "; ".join(f"{kind} needs the {' or '.join(fault_class(kind).dialects)} dialect"
+                           for kind in unsupported)
+        raise UsageError(f"scenario {scenario.name} does not apply to target {target.name}, whose provider speaks "
+                         f"{dialect}: {speaks}")
     supported = set(target.flow_names())
     mix = scenario.load.mix
     dropped = sorted(op.value for op, weight in mix.items() if weight > 0 and op.value not in supported)

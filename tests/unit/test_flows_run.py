@@ -98,5 +98,5 @@ def test_a_scenario_the_target_cannot_run_does_not_apply() -> None:
     with pytest.raises(UsageError, match="does not apply to target shop: it sends payout"):
         fit_scenario(payouts_only, _target())  # type: ignore[arg-type]
     forged = parse_scenario(SCENARIO.replace("FAULTS", "faults: [{at: 1s, kind: forged_callbacks}]"), file="s.yaml")
-    with pytest.raises(UsageError, match="forged_callbacks speak the native provider dialect"):
+    with pytest.raises(UsageError, match="forged_callbacks needs the native dialect"):
         fit_scenario(forged, _target())  # type: ignore[arg-type]
