@@ -65,7 +65,7 @@ def git_commit(root: Path) -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False).stdout.strip()
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "bench", "mock_provider")
+    dirty = git("status", "--porcelain", "--", "bench", "mock_provider", ":!bench/RESULTS.md")
     return commit + (" + uncommitted changes in bench/ or mock_provider/" if dirty else "")
 
 

@@ -226,8 +226,9 @@ def figures(quick: bool = True) -> list[Figure]:
     return [
         Figure("checker on 1,000,000 synthetic orders (DuckDB reader): time",
                f"{numbers['wall_s']:.2f} s wall, {numbers['cpu_s']:.2f} s CPU (target 3 s)",
-               "DuckDB's NDJSON parse of 2M history lines and the per-id join (multi-threaded, 2 cores); "
-               "Python sees only the unclean ids", reproduce),
+               "DuckDB's NDJSON parse of 2M history lines and the per-id join, on its threads over 2 shared cores "
+               "(wall time grows with the neighbours' load, CPU time far less); Python sees only the unclean ids",
+               reproduce),
         Figure("checker on 1,000,000 synthetic orders (DuckDB reader): peak memory",
                f"{rss:.0f} MiB RSS (target 700 MiB)",
                "DuckDB's hash tables of the join, plus the Python process around it", reproduce),

@@ -67,9 +67,9 @@ def figures(quick: bool = True) -> list[Figure]:
               "hops); the p99s are mostly the neighbours' scheduling on 2 shared cores (see the direct p99), "
               "so the p99 difference is the noisier figure")
     return [Figure("Toxiproxy added latency per request, p50 (one connection, no toxic)",
-                   f"+{p50:.0f} us (direct p50 {d50:.0f} us)", limits, reproduce),
+                   f"{p50:+.0f} us (direct p50 {d50:.0f} us)", limits, reproduce),
             Figure("Toxiproxy added latency per request, p99 (one connection, no toxic)",
-                   f"+{p99:.0f} us (direct p99 {d99:.0f} us)", limits, reproduce)]
+                   f"{p99:+.0f} us (direct p99 {d99:.0f} us)", limits, reproduce)]
 
 
 def main(argv: list[str] | None = None) -> int:
