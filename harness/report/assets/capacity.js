@@ -7,8 +7,18 @@
   const xAxis = {stroke: OQ.COLOUR.axis, grid: {stroke: OQ.COLOUR.grid}, ticks: {stroke: OQ.COLOUR.grid},
                  label: "offered load (operations per second)", labelSize: 18,
                  labelFont: "11px system-ui, sans-serif", values: (u, vals) => vals.map(v => OQ.fixed(v, 0))};
-  const knees = d.series.filter(s => s.knee != null).map(s => ({
+  const kneed = d.series.filter(s => s.knee != null);
+  const knees = kneed.map(s => ({
     at: s.knee, label: s.name + " knee " + (s.lower_bound ? "\u2265 " : "") + OQ.fixed(s.knee, 0) + "/s"}));
+
+  // Each knee in its series' colour, labelled right of its line, one row down per series.
+  function colourKnees(el) {
+    el.querySelectorAll(".oq-mark").forEach((mark, i) => {
+      mark.style.borderLeftColor = kneed[i].colour;
+      const label = mark.querySelector("span");
+      Object.assign(label.style, {color: kneed[i].colour, left: "4px", right: "auto", top: (2 + 14 * i) + "px"});
+    });
+  }
 
   function chart(el, key, modelKey, axis, value, log) {
     const series = [{label: "offered", value: (u, v) => perSecond(v)}];
@@ -32,7 +42,9 @@
       plugins: [OQ.marksPlugin(knees)],
       legend: {live: true},
     };
-    return OQ.make(el, opts, rows);
+    const made = OQ.make(el, opts, rows);
+    colourKnees(el);
+    return made;
   }
 
   let drawn = 0;
