@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -260,30 +259,37 @@ def attribute(evidence: Evidence) -> tuple[dict[int, dict[str, list[str]]], dict
 
 def judge_steps(name: str, faults: tuple[ScheduledFault, ...], run_dir: RunDir, verdict: RunVerdict,
                 scenario: Scenario, measured: Sequence[_Measured], seconds: float) -> Series:
-    """Each step's numbers, SLOs and share of the verdict; the knee and the model."""
+    """Each step's numbers, SLOs and share of the verdict; the knee and the model.
+
+    A step's verdict is ``fail`` when a violation is attributed to it, else ``unknown`` when the
+    series' verdict is (or failed on what no step's id explains, or the attribution itself could not
+    be made), else ``pass``.
+    """
+    reason = verdict.reason
     try:
         per_step, unattributed = attribute(read_evidence(run_dir.evidence_files()))
-    except Exception as exc:  # the verdict already says why the evidence could not be read
-        per_step, unattributed = {}, {"reading": 1}
-        print(f"orderquake: capacity: the violations could not be attributed to steps: {exc}", file=sys.stderr)
+    except Exception as exc:  # any failure to attribute leaves every step undecided, never passed
+        per_step, unattributed = {}, {}
+        reason = f"the violations could not be attributed to steps: {type(exc).__name__}: {exc}"
     events = by_step(iter_events(run_dir.history))
-    undecided = verdict.verdict is Verdict.UNKNOWN or (verdict.verdict is Verdict.FAIL and not per_step)
+    undecided = (verdict.verdict is Verdict.UNKNOWN or (verdict.verdict is Verdict.FAIL and not per_step)
+                 or reason != verdict.reason)
     steps = []
     for position, m in enumerate(measured):
         found = per_step.get(m.index, {})
         violations = {category: len(ids) for category, ids in sorted(found.items())}
         examples = {category: tuple(ids[:_EXAMPLES]) for category, ids in sorted(found.items())}
         if violations:
-            step_verdict, reason = "fail", None
+            step_verdict, why = "fail", None
         elif undecided:
-            step_verdict, reason = "unknown", verdict.reason
+            step_verdict, why = "unknown", reason
         else:
-            step_verdict, reason = "pass", None
+            step_verdict, why = "pass", None
         last = position == len(measured) - 1
         # The one recovery follows the last step: a recovery SLO is that step's to hold.
         recovery = (verdict.recovery_seconds,) if last else None
         steps.append(_step(m, events.get(m.index, []), scenario, seconds, violations, examples, step_verdict,
-                           reason, recovery))
+                           why, recovery))
     knee = find_knee(steps)
     fit = fit_usl([s.load.concurrency or 0.0 for s in steps], [s.load.throughput for s in steps])
     return Series(name=name, faults=faults, run_dir=run_dir, verdict=verdict, steps=tuple(steps), knee=knee, fit=fit,
