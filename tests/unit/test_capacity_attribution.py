@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import rundir_builder
 from rundir_builder import build_run, op, record, sut_row
 
 from harness.capacity.knee import Generator
@@ -13,13 +14,7 @@ from harness.checker.model import Kind, Verdict
 from harness.run.verdict import judge_run
 from harness.scenario import load_scenario
 
-SCENARIO = """
-name: unit
-seed: 4
-duration: 10s
-load: {users: 1, spawn_rate: 1, mix: {order: 1}}
-slo: ["p99 < 1s"]
-"""
+SCENARIO = rundir_builder.SCENARIO + 'slo: ["p99 < 1s"]\n'
 
 
 def _ids(step: int, n: int) -> list[str]:
