@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def _text(row: dict[str, Any], key: str, where: str, hint: str) -> str:
 
 def _amount(row: dict[str, Any], where: str) -> int | None:
     value = row.get("amount_minor")
-    exact = int(value) if type(value) is str and _DIGITS.fullmatch(value) else value  # a bigint or numeric as text
+    exact = Decimal(value) if type(value) is str and _DIGITS.fullmatch(value) else value  # a bigint or numeric as text
     valid, amount = amount_value(exact)
     if not valid:
         raise EvidenceError(f"{where}: expected amount_minor to be a whole number within 64 bits, got {value!r}")

@@ -94,12 +94,20 @@ def test_an_amount_in_any_exact_form_reads_as_its_exact_value_in_both_readers(tm
 
 
 @pytest.mark.parametrize("text", [b"100000000000000000001", b'"100000000000000000001"', b"1.0000000000000000001",
-                                  b"1e400", b"NaN", b'"-9223372036854775809"'])
+                                  b"1e400", b"NaN", b'"-9223372036854775809"', b'"' + b"1" * 5000 + b'"'])
 def test_a_state_amount_that_is_not_an_exact_64_bit_integer_makes_its_flow_unreadable(tmp_path: Path,
                                                                                       text: bytes) -> None:
     row = b'{"order_id": "o1", "status": "succeeded", "amount_minor": %s}' % text
     evidence = read_alike(files_of(tmp_path, [INVOKE % b"1000", OK], sut=[SUT, row]))
     assert "state/sut_orders.jsonl:2" in evidence["unreadable"][ORD]
+
+
+@pytest.mark.parametrize(("text", "amount"), [(b'"0000000000000000000000000007"', 7), (b'"-0"', 0), (b"7.0", 7),
+                                              (b"7e0", 7), (b'"9223372036854775807"', 2 ** 63 - 1)])
+def test_a_state_amount_in_any_exact_form_is_read_alike(tmp_path: Path, text: bytes, amount: int) -> None:
+    row = b'{"order_id": "o2", "status": "succeeded", "amount_minor": %s}' % text
+    evidence = read_alike(files_of(tmp_path, [INVOKE % b"1000", OK], sut=[SUT, row]))
+    assert [row.amount_minor for e in evidence["judged"] if e.id == "o2" for row in e.sut] == [amount]
 
 
 def test_the_definition_of_an_amount_is_exact() -> None:
