@@ -22,8 +22,11 @@ A target asks for it with ``provider: {dialect: stripe, intercept: true}``. What
   service imports stripe (the API base stays ``https://api.stripe.com``).
 
 Tested by ``tests/unit/test_intercept_*.py`` (certificates checked with the stdlib ``ssl`` in
-memory, the proxy's refusals and tunnel on loopback) and ``tests/integration/stage/test_intercept*.py``
-(a real stage whose SUT calls the unmodified stripe-python SDK, and, marked ``slow``, stripe-go).
+memory, the proxy's refusals and tunnel on loopback, the trust hook in a child interpreter) and
+``tests/integration/stage/test_intercept*.py``: a real stage (PostgreSQL, Toxiproxy, the mock provider
+in the stripe dialect) whose SUT is an unmodified stripe-python 16 service, and, marked ``slow``,
+one built from ``intercept_go/`` on stripe-go v84's default client; each creates and reads back a
+PaymentIntent held by the mock provider, and a latency toxic on the ``provider`` link slows it.
 """
 
 from harness.stage.intercept.certs import STRIPE_HOSTS, InterceptCerts, make_certs

@@ -57,22 +57,23 @@ def parse_connect(head: bytes, hosts: Collection[str]) -> tuple[int, str]:
         return 400, f"expected an HTTP/1.x request line, got {request_line[:80]!r}"
     method, authority, _ = parts
     if method != "CONNECT":
-        return 403, f"orderquake's intercept proxy only tunnels CONNECT to {', '.join(sorted(hosts))}:443; " \
-                    f"{method} {authority[:80]} refused"
+        return 403, (f"orderquake's intercept proxy only tunnels CONNECT to {', '.join(sorted(hosts))}:443; "
+                     f"{method} {authority[:80]} refused")
     host, _, port = authority.rpartition(":")
     host = host.lower()
     if host not in hosts or port != "443":
-        return 403, f"CONNECT {authority[:80]} refused: orderquake's intercept proxy only reaches " \
-                    f"{', '.join(f'{h}:443' for h in sorted(hosts))} (the SUT must not reach the internet)"
+        return 403, (f"CONNECT {authority[:80]} refused: orderquake's intercept proxy only reaches "
+                     f"{', '.join(f'{h}:443' for h in sorted(hosts))} (the SUT must not reach the internet)")
     return 200, host
 
 
-def _answer(status: int, reason: str) -> bytes:
-    phrase = {200: "Connection Established", 400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}[status]
-    if status == 200:
-        return b"HTTP/1.1 200 Connection Established\r\n\r\n"
+_ESTABLISHED = b"HTTP/1.1 200 Connection Established\r\n\r\n"
+_PHRASES = {400: "Bad Request", 403: "Forbidden"}
+
+
+def _refusal(status: int, reason: str) -> bytes:
     body = (reason + "\n").encode()
-    return (f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+    return (f"HTTP/1.1 {status} {_PHRASES[status]}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n").encode() + body
 
 
@@ -119,12 +120,13 @@ class InterceptProxy:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT_S)
         status, detail = parse_connect(head, self.hosts)
         if status != 200:
-            writer.write(_answer(status, detail))
+            print(f"{status}: {detail}", flush=True)  # in logs/intercept.log, for a SUT that wonders why
+            writer.write(_refusal(status, detail))
             await writer.drain()
             return
-        writer.write(_answer(200, ""))
+        writer.write(_ESTABLISHED)
         await writer.drain()
-        await writer.start_tls(self.context)
+        await writer.start_tls(self.context, ssl_handshake_timeout=_HEAD_TIMEOUT_S)
         try:
             up_reader, up_writer = await asyncio.open_connection(self.config.upstream_host, self.config.upstream_port)
         except OSError:
