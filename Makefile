@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup test test-fast test-explore lint demo bench matrix soak clean
+.PHONY: setup test test-fast test-explore lint demo bench matrix soak clean test-compose
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +43,14 @@ matrix: setup
 # A long run of the nemesis scenario (its soak: block), against the reference service.
 soak: setup
 	$(VENV)/orderquake run scenarios/chaos-mix.yaml --soak
+
+# The stage in containers: starts a Docker engine where none answers, builds the images from
+# local parts only (scripts/compose-setup.sh), then runs tests/compose (marked 'compose', which
+# 'make test' never selects): smoke, db-outage and sut-crash on --stage compose.
+test-compose: setup
+	@$(VENV)/python -c 'import docker' 2>/dev/null || $(VENV)/python -m pip install --quiet 'docker>=7.1'
+	@bash scripts/compose-setup.sh
+	$(PYTEST) -q -m compose tests/compose
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

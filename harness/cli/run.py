@@ -16,6 +16,7 @@ from harness.report.github import write_suite_summary
 from harness.report.index import write_suite_index
 from harness.run import RunOutcome, RunRequest, run
 from harness.run.progress import ProgressMode
+from harness.run.request import StageKind
 
 # When several runs end differently, the suite's exit code is the one that needs acting on first.
 _PRECEDENCE = [ExitCode.INTERRUPTED, ExitCode.INFRASTRUCTURE, ExitCode.USAGE, ExitCode.VIOLATION,
@@ -76,6 +77,9 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attach", type=Path, metavar="STAGE_FILE",
                         help="run against a stage that already exists (staging): its Toxiproxy, database and "
                              "provider, named in a stage file; nothing is started, stopped or killed")
+    parser.add_argument("--stage", type=StageKind, choices=list(StageKind), default=StageKind.LOCAL,
+                        help="where the stage runs: local processes on loopback (default), or the containers of "
+                             "docker-compose.yml (needs a Docker engine and scripts/compose-setup.sh's images)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow upstreams outside loopback (never needed on the local stage)")
 
@@ -84,6 +88,7 @@ def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
     return RunRequest(scenario=scenario, target=args.target, variant=args.variant, seed=args.seed,
                       duration=args.duration, users=args.users, workers=args.workers, soak=args.soak,
                       out=args.out, allow_remote=args.allow_remote, attach=getattr(args, "attach", None),
+                      stage=getattr(args, "stage", StageKind.LOCAL),
                       remote_workers=getattr(args, "remote_workers", 0), master_bind=getattr(args, "master_bind", None),
                       remote_wait=getattr(args, "remote_wait", 120.0),
                       progress=ProgressMode.QUIET if args.quiet else ProgressMode.AUTO)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from harness.checker.model import RunVerdict
 from harness.run.progress import ProgressMode
 from harness.rundir import RunDir
+
+
+class StageKind(StrEnum):
+    """Which backend holds the stage (``--stage``): processes on loopback, or docker-compose.yml's containers."""
+
+    LOCAL = "local"
+    COMPOSE = "compose"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class RunRequest:
     master_bind: str | None = None  # HOST:PORT the master binds for them (default 127.0.0.1:5557)
     remote_wait: float = 120.0  # seconds the run waits for every remote worker to join
     attach: Path | None = None  # a stage file: run against a stage that already exists (harness.stage.attach)
+    stage: StageKind = StageKind.LOCAL
     progress: ProgressMode = ProgressMode.AUTO  # QUIET: nothing on stderr, the caller prints the verdict
 
 

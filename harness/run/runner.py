@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import cast
 
-from harness._exceptions import ExitCode, Interrupted, OrderquakeError
+from harness._exceptions import ExitCode, Interrupted, OrderquakeError, UsageError
 from harness.checker.model import RunVerdict
 from harness.faults import REGISTRY
 from harness.faults.base import FaultContext
@@ -31,7 +32,7 @@ from harness.run.load_process import LoadProcess
 from harness.run.progress import Phase, Reporter, reporter_for
 from harness.run.recovery import Recovery, wait_for_consistency
 from harness.run.remote import await_uploads, master_address, remote_workers
-from harness.run.request import RunOutcome, RunRequest
+from harness.run.request import RunOutcome, RunRequest, StageKind
 from harness.run.schedule import FaultScheduler, Planned
 from harness.run.signals import interruptible, shielded
 from harness.run.verdict import RunFacts, judge_run, write_outputs
@@ -112,6 +113,15 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
             attached = load_attach(request.attach, allow_remote=request.allow_remote)
             stage = held.stage = AttachedStage.open(target, attached, log_dir=run_dir.logs,
                                                     allow_remote=request.allow_remote)
+        elif request.stage is StageKind.COMPOSE:
+            from harness.stage.compose import ComposeStage  # the Docker SDK is an optional extra
+
+            reporter.phase(Phase.STAGE, detail=f"starting the containers of docker-compose.yml with {target.name} "
+                                               f"({request.variant or 'correct'})")
+            # cast: its postgres and components are containers, with the members the faults use
+            stage = held.stage = cast(Stage, ComposeStage.start(StageConfig(
+                root=run_dir.stage, target=target, seed=scenario.seed, variant=request.variant, log_dir=run_dir.logs,
+                allow_remote=request.allow_remote)))
         else:
             reporter.phase(Phase.STAGE, detail=f"starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
                                                f"({request.variant or 'correct'})")
@@ -181,6 +191,8 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     target = load_target(request.target)
     variant = target.check_variant(request.variant)  # a wrong variant is refused before anything starts
     scenario, notes = fit_scenario(scenario, target)
+    if request.attach is not None and request.stage is not StageKind.LOCAL:
+        raise UsageError(f"--attach runs against a stage that exists; it cannot be given with --stage {request.stage}")
     if request.attach is not None:
         load_attach(request.attach, allow_remote=request.allow_remote)  # told before anything starts
         refuse_process_faults(scenario)
