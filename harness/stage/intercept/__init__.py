@@ -17,7 +17,7 @@ A target asks for it with ``provider: {dialect: stripe, intercept: true}``. What
   ``NO_PROXY``/``no_proxy`` = ``127.0.0.1,localhost``, and the test CA as ``SSL_CERT_FILE``,
   ``REQUESTS_CA_BUNDLE`` and ``CURL_CA_BUNDLE``. Go's ``net/http`` (stripe-go's default client)
   honours all it needs of these. stripe-python does not: it passes its own bundled CA file to
-  requests, which then ignores ``REQUESTS_CA_BUNDLE``; the ``trust`` folder's ``sitecustomize``,
+  requests, which then ignores ``REQUESTS_CA_BUNDLE``; the ``harness/stage/shim`` folder's ``sitecustomize``,
   first on the SUT's ``PYTHONPATH``, sets ``stripe.ca_bundle_path`` to the test CA once the
   service imports stripe (the API base stays ``https://api.stripe.com``).
 

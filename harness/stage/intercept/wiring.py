@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.stage.intercept.certs import InterceptCerts
 from harness.stage.process import SupervisedProcess, tcp_probe
 
-TRUST_DIR = Path(__file__).resolve().parent / "trust"
+TRUST_DIR = Path(__file__).resolve().parents[1] / "shim"  # its sitecustomize also sets the CA bundle
 NO_PROXY = "127.0.0.1,localhost"  # the SUT's database, the callbacks and the direct provider stay unproxied
 
 
@@ -27,7 +27,7 @@ def sut_environment(proxy_url: str, certs: InterceptCerts) -> dict[str, str]:
     """HTTPS through the proxy, loopback direct, and the test CA as the only trusted root.
 
     ``SSL_CERT_FILE`` serves OpenSSL's default store and Go's ``crypto/x509``, ``REQUESTS_CA_BUNDLE``
-    requests, ``CURL_CA_BUNDLE`` curl; stripe-python pins its own bundle, so the ``trust``
+    requests, ``CURL_CA_BUNDLE`` curl; stripe-python pins its own bundle, so the ``shim``
     sitecustomize on ``PYTHONPATH`` points it at the same file.
     """
     bundle = str(certs.bundle)

@@ -1,11 +1,18 @@
-"""Points stripe-python at the mock provider, for a SUT the target starts with ``python_shim: true``.
+"""Points stripe-python at the mock provider, or makes it trust the stage's test CA, unchanged.
 
-The stage puts this directory first on the SUT's ``PYTHONPATH`` with ``ORDERQUAKE_STRIPE_API_BASE``
-set to the provider link, so the SUT's files are never touched. Python imports ``sitecustomize``
-at start-up; this one installs an import hook that, once ``stripe`` is imported by the service,
-sets the SDK's API base (the module-level ``stripe.api_base`` and the default of
-``StripeClient``), then hands over to any other ``sitecustomize`` further down the path, so a
-virtualenv's own one still runs. Nothing here imports stripe before the service does.
+The stage puts this directory first on the SUT's ``PYTHONPATH``, so the SUT's files are never
+touched. Python imports ``sitecustomize`` at start-up; this one installs an import hook that, once
+the service imports ``stripe``, applies what the stage set:
+
+- ``ORDERQUAKE_STRIPE_API_BASE`` (the target's ``python_shim: true``): the SDK's API base, the
+  module-level ``stripe.api_base`` and the default of ``StripeClient``, is the provider link;
+- ``ORDERQUAKE_STRIPE_CA_BUNDLE`` (``intercept: true``): ``stripe.ca_bundle_path`` is the stage's
+  test CA. stripe-python passes its own bundled CA file to every request, so ``REQUESTS_CA_BUNDLE``
+  and ``SSL_CERT_FILE`` never reach it; the API base stays ``https://api.stripe.com``, reached
+  through ``HTTPS_PROXY`` (``harness.stage.intercept``).
+
+Then it hands over to any other ``sitecustomize`` further down the path, so a virtualenv's own
+one still runs. Nothing here imports stripe before the service does.
 """
 
 from __future__ import annotations
@@ -19,15 +26,19 @@ from types import ModuleType
 from typing import Any
 
 _BASE = os.environ.get("ORDERQUAKE_STRIPE_API_BASE", "")
+_BUNDLE = os.environ.get("ORDERQUAKE_STRIPE_CA_BUNDLE", "")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _point(stripe: Any) -> None:
-    stripe.api_base = _BASE
-    stripe.DEFAULT_API_BASE = _BASE
-    client: Any = sys.modules.get("stripe._stripe_client")
-    if client is not None:
-        client.DEFAULT_API_BASE = _BASE
+    if _BUNDLE:
+        stripe.ca_bundle_path = _BUNDLE
+    if _BASE:
+        stripe.api_base = _BASE
+        stripe.DEFAULT_API_BASE = _BASE
+        client: Any = sys.modules.get("stripe._stripe_client")
+        if client is not None:
+            client.DEFAULT_API_BASE = _BASE
 
 
 class _Loader(importlib.abc.Loader):
@@ -62,7 +73,7 @@ def _chain() -> None:
     spec.loader.exec_module(module)
 
 
-if _BASE:
+if _BASE or _BUNDLE:
     if "stripe" in sys.modules:
         _point(sys.modules["stripe"])
     else:
