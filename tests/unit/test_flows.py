@@ -14,6 +14,7 @@ from harness.flows.model import Step, amount_decimal
 from harness.flows.template import Capture, Template
 from harness.target import load_target, parse_target
 
+MERCHANT = Path(__file__).resolve().parents[2] / "examples" / "merchant" / "target.yaml"
 BASE = """\
 name: shop
 start: ["{python}", "-m", "shop", "--port", "{port}"]
@@ -187,3 +188,12 @@ def test_a_step_whose_value_is_missing_is_an_unknown_outcome_not_a_crash(tmp_pat
     _, pay = _flow(tmp_path)
     result = run_steps((pay,), {"id": "i", "attempt": 1}, lambda _step, _request: Response(200, b""))
     assert result.outcome == "info" and "no value for {order}" in (result.error or "")
+
+
+def test_the_example_merchant_target_loads_and_lists_its_own_expectations() -> None:
+    target = load_target(MERCHANT)
+    assert target.provider.dialect == "stripe" and target.provider.python_shim
+    assert target.flow_names() == ("order", "get_order")
+    assert target.flows[Flow.ORDER].correlate == "sut_id"
+    caught = {variant for expected in target.expect.values() for variant in expected}
+    assert caught == set(target.variants) - {"correct"}
