@@ -120,12 +120,21 @@ def test_a_remote_worker_ships_a_complete_history_and_the_run_passes_as_one_proc
     assert collections.Counter(e["type"] for e in events)["ok"] > 100
     _checked_again(run_dir, verdict)
 
-    # The same scenario from one Locust process on this machine: the same verdict and exit code.
+    # The same scenario from one Locust process, and from two local workers: the same verdict and exit code.
     single = subprocess.run([*ORDERQUAKE, "run", str(tmp_path / "scenario.yaml"), "--out", str(tmp_path / "one"),
                              "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
     alone = _verdict(next(p for p in (tmp_path / "one").iterdir() if p.is_dir()))
     assert (single.returncode, alone["verdict"], alone["workers"]) == (0, "pass", None), single.stdout
     assert set(alone["checkers"]) | {"workers"} == set(verdict["checkers"])
+    local = subprocess.run([*ORDERQUAKE, "run", str(tmp_path / "scenario.yaml"), "--workers", "2", "--out",
+                            str(tmp_path / "two"), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    two_dir = next(p for p in (tmp_path / "two").iterdir() if p.is_dir())
+    two = _verdict(two_dir)
+    assert (local.returncode, two["verdict"], set(two["checkers"])) == (0, "pass", set(verdict["checkers"])), \
+        local.stdout
+    assert (two["workers"]["took_part"], two["workers"]["histories_arrived"]) == (2, 2)
+    assert len(list((two_dir / "history").glob("*.jsonl"))) == 2
+    _assert_complete(list(iter_events(two_dir / "history")))
 
 
 def test_a_worker_killed_mid_run_gives_unknown_naming_the_history_that_never_arrived(tmp_path: Path) -> None:
