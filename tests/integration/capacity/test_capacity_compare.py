@@ -19,23 +19,24 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
-# Every order waits at least 300 ms for the provider under the fault: a 250 ms p99 cannot hold there,
-# while without it the same steps answer in tens of milliseconds.
-SCENARIO = (HERE / "capacity.yaml").read_text().replace('"p99 < 1500ms"', '"p99 < 250ms"')
+# Every order and payout waits at least 300 ms for the provider under the fault, so a p99 below 300 ms
+# cannot hold there, while without it the same steps answer in tens of milliseconds (a few hundred at
+# worst on a busy shared machine: the rates are kept low).
+SCENARIO = (HERE / "capacity.yaml").read_text().replace('"p99 < 1500ms"', '"p99 < 300ms"')
 
 
 def test_compare_fault_lowers_the_knee_and_the_report_draws_both(tmp_path: Path) -> None:
     scenario = tmp_path / "capacity-tight.yaml"
     scenario.write_text(SCENARIO)
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "capacity", str(scenario), "--rates", "20,40", "--step-duration", "4",
+        [sys.executable, "-m", "harness", "capacity", str(scenario), "--rates", "10,20", "--step-duration", "4",
          "--compare-fault", "latency:provider:300ms", "--recovery", "15s", "--out", str(tmp_path), "--quiet"],
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "knees side by side: baseline 40/s, fault none" in result.stdout, result.stdout
+    assert "knees side by side: baseline 20/s, fault none" in result.stdout, result.stdout
     (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     data = json.loads((path / "capacity.json").read_text())
-    assert data["knees"] == {"baseline": 40.0, "fault": None}
+    assert data["knees"] == {"baseline": 20.0, "fault": None}
     baseline, fault = data["series"]
     assert baseline["faults"] == [] and fault["faults"] == ["latency provider latency=300 jitter=0"]
     assert fault["verdict"] == "pass"  # slower, never wrong
@@ -55,6 +56,6 @@ def test_compare_fault_lowers_the_knee_and_the_report_draws_both(tmp_path: Path)
                                '.map(el => el.textContent.trim())')
         assert legend == ["offered", "baseline", "baseline model", "fault", "fault model"], legend
         marks = page.evaluate('[...document.querySelectorAll(".oq-mark")].map(el => el.textContent)')
-        assert marks == ["baseline knee \u2265 40/s"] * 2, marks  # a lower bound; the fault has no knee to mark
+        assert marks == ["baseline knee \u2265 20/s"] * 2, marks  # a lower bound; the fault has no knee to mark
         rows = page.evaluate('document.querySelectorAll("#steps tbody tr").length')
         assert rows >= 4  # two steps per series (the model's predictions are tables too)
