@@ -1,0 +1,93 @@
+"""The compose stage itself: its links are the local stage's, its process faults stop, kill and
+start containers, and ``stop`` leaves no container or network behind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from harness.stage import LINKS, StageConfig
+from harness.stage.compose import LABEL_OWNER, ComposeStage, engine, load_links
+
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(600)]
+
+
+def _mine() -> list[str]:
+    """Containers and networks this test process made and did not remove."""
+    client = engine()
+    owner = {"label": LABEL_OWNER}
+    return ([c.name for c in client.containers.list(all=True, filters=owner)
+             if c.labels[LABEL_OWNER].startswith(f"{os.getpid()}:")]
+            + [n.name for n in client.networks.list(filters=owner)
+               if n.attrs["Labels"][LABEL_OWNER].startswith(f"{os.getpid()}:")])
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStage]:
+    root = tmp_path_factory.mktemp("compose")
+    stage = ComposeStage.start(StageConfig(root=root / "stage", seed=3, log_dir=root / "logs"))
+    try:
+        yield stage
+    finally:
+        stage.stop()
+        assert _mine() == []
+        assert {p.name for p in (root / "logs").iterdir()} >= {"postgres.log", "toxiproxy.log", "provider.log",
+                                                                "sut.log"}
+
+
+def _order(stage: ComposeStage, order_id: str) -> httpx.Response:
+    return httpx.post(f"{stage.client_url}/orders", timeout=10.0,
+                      json={"order_id": order_id, "account_id": "acc-1", "amount_minor": 1200, "currency": "EUR"})
+
+
+def test_the_four_links_are_toxiproxy_proxies_as_declared(stage: ComposeStage) -> None:
+    proxies = stage.toxiproxy.proxies()
+    links, direct = load_links()
+    assert sorted(proxies) == sorted((*LINKS, direct.name))
+    for name, link in [*links.items(), (direct.name, direct)]:
+        assert (proxies[name].listen, proxies[name].upstream) == (link.listen, link.upstream)
+    assert _order(stage, "compose-o-1").status_code == 201  # client link -> SUT -> db and provider links
+    with psycopg.connect(stage.sut_database_url, connect_timeout=5) as conn:  # direct, never a link
+        assert conn.execute("SELECT count(*) FROM orders WHERE order_id = 'compose-o-1'").fetchone() == (1,)
+
+
+def test_a_link_taken_down_cuts_the_sut_from_its_database(stage: ComposeStage) -> None:
+    stage.toxiproxy.set_enabled("db", False)
+    try:
+        assert _order(stage, "compose-o-2").status_code >= 500
+    finally:
+        stage.heal()
+    assert _order(stage, "compose-o-3").status_code == 201
+
+
+@pytest.mark.parametrize("mode", ["immediate", "kill"])
+def test_postgres_stops_in_its_container_and_heal_starts_it(stage: ComposeStage, mode: str) -> None:
+    if mode == "kill":
+        stage.postgres.kill()
+    else:
+        stage.postgres.stop(mode)
+    assert not stage.postgres.running
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(stage.sut_database_url, connect_timeout=2)
+    stage.heal()
+    assert stage.postgres.running and stage.postgres.accepts_connections()
+
+
+def test_a_killed_sut_is_restarted_with_its_rows(stage: ComposeStage) -> None:
+    assert _order(stage, "compose-o-4").status_code == 201
+    stage.components["sut"].crash()
+    assert not stage.components["sut"].running
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{stage.sut_url}/healthz", timeout=2.0)
+    stage.restart("sut")
+    assert httpx.get(f"{stage.client_url}/orders/compose-o-4", timeout=5.0).status_code == 200
+
+
+def test_stage_files_name_only_loopback_ports(stage: ComposeStage, tmp_path: Path) -> None:
+    for url in (stage.client_url, stage.sut_url, stage.provider_url, stage.sut_database_url, stage.toxiproxy.base_url):
+        assert "@127.0.0.1:" in url or "//127.0.0.1:" in url, url
