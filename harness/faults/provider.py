@@ -10,12 +10,9 @@ nothing to undo.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from harness._exceptions import InfrastructureError, UsageError
+from harness._exceptions import UsageError
 from harness._units import parse_fraction, parse_milliseconds
 from harness.faults.base import Fault, FaultContext, Param, choice
 
@@ -37,20 +34,6 @@ def _sigma(value: object) -> float:
     return float(value)
 
 
-def _control(ctx: FaultContext, method: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    url = f"{ctx.stage.provider_url}/_control/behaviour"
-    try:
-        response = httpx.request(method, url, json=body, timeout=5.0)
-    except httpx.HTTPError as exc:
-        raise InfrastructureError(f"the mock provider's control API at {url} could not be reached ({exc}); "
-                                  "is the provider running?") from exc
-    if response.status_code >= 400:
-        raise InfrastructureError(f"the mock provider refused {method} {url}: {response.status_code} "
-                                  f"{response.text[:300]}")
-    result: dict[str, Any] = response.json()
-    return result
-
-
 class BehaviourFault(Fault):
     """Sets ``changes(ctx)`` on the provider; heal restores what was there before."""
 
@@ -63,13 +46,13 @@ class BehaviourFault(Fault):
     def apply(self, ctx: FaultContext) -> None:
         wanted = self.changes(ctx)
         if self._saved is None:
-            current = _control(ctx, "GET")
+            current = ctx.stage.provider.behaviour()
             self._saved = {name: current[name] for name in wanted}
-        _control(ctx, "PUT", wanted)
+        ctx.stage.provider.set_behaviour(wanted)
 
     def heal(self, ctx: FaultContext) -> None:
         if self._saved is not None:
-            _control(ctx, "PUT", self._saved)
+            ctx.stage.provider.set_behaviour(self._saved)
             self._saved = None
 
 

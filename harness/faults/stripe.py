@@ -3,7 +3,7 @@
 Stripe documents that events are not delivered in order: a ``payment_intent.payment_failed`` of
 an earlier, declined attempt can arrive after the ``payment_intent.succeeded`` of the attempt
 that paid. While active, every ``every`` seconds this fault reads the provider's recent
-``payment_intent.succeeded`` events (``GET /v1/events``, with the provider's key) and, for a
+``payment_intent.succeeded`` events (``ProviderControl.stripe_events``) and, for a
 seeded ``rate`` of those it has not seen, delivers that earlier attempt's failure event: the
 same PaymentIntent as the provider's own event carries it, in the state a declined attempt
 leaves (``requires_payment_method``, ``last_payment_error`` card_declined), a fresh event id and
@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from harness._exceptions import OrderquakeError
 from harness._units import parse_duration, parse_fraction
 from harness.faults.base import Fault, FaultContext, Param
 
@@ -88,11 +89,8 @@ class LateFailureEvents(Fault):
     def round(self, ctx: FaultContext, http: httpx.Client) -> int:
         """One round; returns how many late failures were sent (a test can run exactly one)."""
         try:
-            response = http.get(f"{ctx.stage.provider_url}/v1/events",
-                                params={"type": "payment_intent.succeeded", "limit": 100},
-                                headers={"Authorization": f"Bearer {ctx.stage.api_key}"})
-            events = response.json()["data"] if response.status_code == 200 else []
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            events = ctx.stage.provider.stripe_events("payment_intent.succeeded")
+        except (OrderquakeError, ValueError, KeyError, TypeError):
             return 0  # the provider may be down under another fault: nothing this round
         url = ctx.stage.links["callbacks"].url + ctx.target.provider.webhook_path
         sent = 0

@@ -31,6 +31,7 @@ from harness.load.steps import environment_value
 from harness.stage.local import LINKS, Link, check_loopback
 from harness.stage.postgres import PostgresServer
 from harness.stage.process import SupervisedProcess
+from harness.stage.provider_control import ProviderControl
 from harness.stage.state import StageState
 from harness.stage.toxiproxy import ToxiproxyClient
 from harness.target import Target
@@ -148,6 +149,10 @@ class AttachedStage:
         if not self.file.sut_url:
             raise UsageError("this fault needs the SUT's direct address: add sut_url to the stage file")
         return self.file.sut_url.rstrip("/")
+
+    @property
+    def provider(self) -> ProviderControl:
+        return ProviderControl(self.provider_url, api_key=self.api_key)
 
     @property
     def client_url(self) -> str:

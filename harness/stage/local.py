@@ -30,6 +30,7 @@ from harness.stage import intercept
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
 from harness.stage.process import SupervisedProcess, http_probe, run_setup
+from harness.stage.provider_control import ProviderControl
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
 from harness.target import Target, load_target
@@ -119,6 +120,11 @@ class LocalStage:
     @property
     def sut_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['sut']}"
+
+    @property
+    def provider(self) -> ProviderControl:
+        """The mock provider's control and truth endpoints, direct (never through a link)."""
+        return ProviderControl(self.provider_url, api_key=self.api_key)
 
     @property
     def client_url(self) -> str:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from harness.stage.local import Link
     from harness.stage.postgres import PostgresServer
     from harness.stage.process import SupervisedProcess
+    from harness.stage.provider_control import ProviderControl
     from harness.stage.state import StageState
     from harness.stage.toxiproxy import ToxiproxyClient
     from harness.target import Target
@@ -29,6 +30,8 @@ class Stage(Protocol):
     def postgres(self) -> PostgresServer: ...
     @property
     def state(self) -> StageState: ...
+    @property
+    def provider(self) -> ProviderControl: ...
     @property
     def provider_url(self) -> str: ...
     @property

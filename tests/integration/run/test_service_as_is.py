@@ -67,3 +67,31 @@ def test_a_retried_create_payment_that_makes_a_second_payment_is_caught_as_dupli
     assert len(ids) == 1 and "-o-" in ids.pop()  # joined by the client's id, not the server's
     payments = {e["captured"]["intent"] for e in example["history"] if e.get("captured")}
     assert len(payments) >= 2  # the client was handed two PaymentIntents for one order
+
+
+LATE = """
+name: late
+seed: 5
+duration: 12s
+load: {users: 8, spawn_rate: 8, mix: {order: 1}}
+faults:
+  - {at: 1s, for: 10s, kind: late_failure_events, rate: 0.5, every: 0.5s}
+recovery: {deadline: 40s}
+"""
+
+
+@pytest.mark.parametrize("variant, code", [("correct", 0), ("late-failure-overwrites", 1)])
+def test_a_late_payment_failed_after_the_success_is_survived_or_caught(tmp_path: Path, variant: str,
+                                                                       code: int) -> None:
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text(LATE)
+    out = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--target", str(TARGET),
+                           "--variant", variant, "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == code, done.stdout + done.stderr
+    run_dir = next(out.iterdir())
+    sent = [json.loads(line) for line in (run_dir / "late_events.jsonl").read_text().splitlines()]
+    assert len(sent) > 10 and all(entry["http_status"] == 200 for entry in sent)  # signed as the provider signs
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert (verdict["invariants"]["divergent"]["count"] > 0) == (variant != "correct")
