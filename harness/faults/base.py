@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
+
 from harness._exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -160,3 +162,36 @@ def whole(minimum: int = 0, maximum: int | None = None) -> Callable[[object], in
         return value
 
     return parse
+
+
+class RoundsFault(Fault):
+    """A fault that acts in rounds on a thread of its own while active (``every`` seconds apart):
+    ``round(ctx, http)`` does one, with one HTTP client for the whole fault."""
+
+    _stop: threading.Event | None = None
+    _thread: threading.Thread | None = None
+
+    @abstractmethod
+    def round(self, ctx: FaultContext, http: httpx.Client) -> object:
+        """One round of the fault; exposed so that a test can run exactly one."""
+
+    def apply(self, ctx: FaultContext) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(ctx, self._stop), name=f"fault-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def heal(self, ctx: FaultContext) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self, ctx: FaultContext, stop: threading.Event) -> None:
+        with httpx.Client(timeout=3.0) as http:
+            while not stop.is_set():
+                self.round(ctx, http)
+                stop.wait(max(0.05, self.values["every"]))

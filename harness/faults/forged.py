@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from typing import Any
 
@@ -24,7 +23,7 @@ import psycopg
 from contract import Flow
 from harness._exceptions import OrderquakeError
 from harness._units import parse_duration
-from harness.faults.base import Fault, FaultContext, Param, whole
+from harness.faults.base import FaultContext, Param, RoundsFault, whole
 
 FORGED_JOURNAL = "forged.jsonl"
 STALE_AGE_S = 3600
@@ -39,7 +38,7 @@ def _signature(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-class ForgedCallbacks(Fault):
+class ForgedCallbacks(RoundsFault):
     kind = "forged_callbacks"
     dialects = ("native",)  # the callbacks it forges are in the native format
     summary = "post unsigned, wrongly signed and stale replayed callbacks to the SUT, contradicting the provider"
@@ -47,30 +46,6 @@ class ForgedCallbacks(Fault):
               Param("unknown", "never-attempted ids claimed per round", whole(0, 200), default=2),
               Param("every", "seconds between rounds (duration)", lambda v: parse_duration(v, name="every"),
                     default=2.0))
-
-    _stop: threading.Event | None = None
-    _thread: threading.Thread | None = None
-
-    def apply(self, ctx: FaultContext) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(ctx, self._stop), name=f"fault-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def heal(self, ctx: FaultContext) -> None:
-        if self._stop is not None:
-            self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _loop(self, ctx: FaultContext, stop: threading.Event) -> None:
-        with httpx.Client(timeout=3.0) as http:
-            while not stop.is_set():
-                self.round(ctx, http)
-                stop.wait(max(0.05, self.values["every"]))
 
     def round(self, ctx: FaultContext, http: httpx.Client) -> None:
         """One round of forgeries; exposed so that a test can run exactly one."""

@@ -20,15 +20,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from harness._exceptions import OrderquakeError
 from harness._units import parse_duration, parse_fraction
-from harness.faults.base import Fault, FaultContext, Param
+from harness.faults.base import FaultContext, Param, RoundsFault
 
 LATE_JOURNAL = "late_events.jsonl"
 
@@ -51,7 +51,7 @@ def failure_of(event: dict[str, Any]) -> dict[str, Any]:
             "created": int(event["created"]) - 1, "data": {"object": intent}}
 
 
-class LateFailureEvents(Fault):
+class LateFailureEvents(RoundsFault):
     kind = "late_failure_events"
     summary = ("deliver a declined attempt's payment_intent.payment_failed after the success (Stripe dialect): "
                "events out of order")
@@ -61,30 +61,9 @@ class LateFailureEvents(Fault):
               Param("every", "seconds between rounds (duration)", lambda v: parse_duration(v, name="every"),
                     default=1.0))
 
-    _stop: threading.Event | None = None
-    _thread: threading.Thread | None = None
-
-    def apply(self, ctx: FaultContext) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._seen: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(ctx, self._stop), name=f"fault-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def heal(self, ctx: FaultContext) -> None:
-        if self._stop is not None:
-            self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _loop(self, ctx: FaultContext, stop: threading.Event) -> None:
-        with httpx.Client(timeout=3.0) as http:
-            while not stop.is_set():
-                self.round(ctx, http)
-                stop.wait(max(0.05, self.values["every"]))
+    def __init__(self, name: str, params: Mapping[str, Any]) -> None:
+        super().__init__(name, params)
+        self._seen: set[str] = set()  # succeeded events already drawn for, across rounds
 
     def round(self, ctx: FaultContext, http: httpx.Client) -> int:
         """One round; returns how many late failures were sent (a test can run exactly one)."""

@@ -13,12 +13,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contract import Flow
+from contract import Flow, publishable_key
 from harness._yaml import Reader
 from harness.flows.engine import Request, Response, Result, classify, run_steps
 from harness.flows.model import FlowSteps, Step, amount_decimal, parse_flows
+
+if TYPE_CHECKING:
+    from harness.target import Target
 
 
 class FlowsConfig:
@@ -42,6 +45,14 @@ def from_environment() -> FlowsConfig | None:
 def environment_value(flows: Mapping[str, Any], provider_url: str, values: Mapping[str, str]) -> str:
     """The ``ORDERQUAKE_FLOWS`` text for a target's raw ``flows:`` data."""
     return json.dumps({"flows": flows, "provider_url": provider_url, "values": dict(values)})
+
+
+def flows_env(target: Target, provider_url: str, api_key: str) -> str:
+    """``ORDERQUAKE_FLOWS`` for a stage's load: the target's steps, the provider's address as the
+    load reaches it, the key a payer's browser holds; empty for a target without ``flows``."""
+    if not target.flows:
+        return ""
+    return environment_value(target.raw["flows"], provider_url, {"publishable_key": publishable_key(api_key)})
 
 
 class UserFlows:

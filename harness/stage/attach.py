@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from contract import publishable_key
 from harness._exceptions import InfrastructureError, OrderquakeError, ScenarioError, UsageError
 from harness._yaml import Reader, load_with_lines
-from harness.load.steps import environment_value
+from harness.load.steps import flows_env
 from harness.stage.local import LINKS, Link, check_loopback
 from harness.stage.postgres import PostgresServer
 from harness.stage.process import SupervisedProcess
@@ -171,10 +170,7 @@ class AttachedStage:
         return self.file.webhook_secret
 
     def flows_env(self) -> str:
-        if not self.target.flows:
-            return ""
-        return environment_value(self.target.raw["flows"], self.provider_url,
-                                 {"publishable_key": publishable_key(self.api_key)})
+        return flows_env(self.target, self.provider_url, self.api_key)
 
     # ---- life cycle: nothing of the stage's own is started, stopped or killed ------------------
     def register_process(self, name: str, pids: list[int]) -> None:

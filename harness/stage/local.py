@@ -25,7 +25,7 @@ from pathlib import Path
 from contract import Link as LinkName
 from contract import publishable_key
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
-from harness.load.steps import environment_value
+from harness.load.steps import flows_env
 from harness.stage import intercept
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
@@ -297,11 +297,7 @@ class LocalStage:
         return {**env, **self.target.environment(values), **self.config.sut_env}
 
     def flows_env(self) -> str:
-        """``ORDERQUAKE_FLOWS`` for the load: the target's steps, the provider's direct URL, the browser's key."""
-        if not self.target.flows:
-            return ""
-        values = {"publishable_key": publishable_key(self.api_key)}
-        return environment_value(self.target.raw["flows"], self.provider_url, values)
+        return flows_env(self.target, self.provider_url, self.api_key)
 
     def _prepare_sut(self) -> None:
         """The target's ``setup`` commands, then its ``fixtures`` SQL, before the SUT starts."""

@@ -21,18 +21,21 @@ from harness._exceptions import InfrastructureError
 class ProviderControl:
     """``/_control/behaviour``, ``/_ledger/callbacks`` and (Stripe dialect) ``/v1/events`` of one provider."""
 
-    def __init__(self, base_url: str, *, api_key: str = "", timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, *, api_key: str = "", timeout: float = 5.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        self.transport = transport  # a test's in-memory provider; None: the network
 
     def _call(self, method: str, path: str, *, body: Mapping[str, Any] | None = None,
               params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
         url = f"{self.base_url}{path}"
         try:
-            response = httpx.request(method, url, json=body, params=params, headers=headers, timeout=self.timeout)
+            with httpx.Client(transport=self.transport, timeout=self.timeout) as client:
+                response = client.request(method, url, json=body, params=params, headers=headers)
         except httpx.HTTPError as exc:
-            raise InfrastructureError(f"the mock provider at {url} could not be reached ({exc}); "
+            raise InfrastructureError(f"the mock provider's control API at {url} could not be reached ({exc}); "
                                       "is the provider running?") from exc
         if response.status_code >= 400:
             raise InfrastructureError(f"the mock provider refused {method} {url}: {response.status_code} "

@@ -14,7 +14,7 @@ import pytest
 from harness._exceptions import InfrastructureError
 from harness.cli.main import main
 from harness.faults import REGISTRY, FaultContext, ParamError, describe, make_fault
-from harness.faults import provider as provider_faults
+from harness.stage.provider_control import ProviderControl
 from harness.stage.toxics import SCHEMA, ToxicKind
 from harness.stage.toxiproxy import ToxiproxyClient
 from harness.target import load_target
@@ -106,9 +106,11 @@ class FakeToxiproxy:
         return httpx.Response(404, json={"error": f"unexpected {request.method} {path}"})
 
 
-def _context(tmp_path: Path, toxiproxy: FakeToxiproxy) -> FaultContext:
+def _context(tmp_path: Path, toxiproxy: FakeToxiproxy, provider: Any = None) -> FaultContext:
     client = ToxiproxyClient("http://toxiproxy", transport=httpx.MockTransport(toxiproxy.handle))
-    stage = SimpleNamespace(toxiproxy=client, provider_url="http://provider")
+    handler = provider.handle if provider is not None else FakeProvider().handle
+    stage = SimpleNamespace(toxiproxy=client, provider_url="http://provider",
+                            provider=ProviderControl("http://provider", transport=httpx.MockTransport(handler)))
     return FaultContext(stage=cast(Any, stage), target=load_target(None), run_dir=tmp_path, rng=random.Random(1))
 
 
@@ -144,12 +146,13 @@ class FakeProvider:
                                           "settlement_stalled": False}
         self.puts: list[dict[str, Any]] = []
 
-    def request(self, method: str, url: str, json: Any = None, timeout: float = 0) -> httpx.Response:
-        assert url == "http://provider/_control/behaviour"
-        if method == "PUT":
-            self.puts.append(json)
-            self.behaviour.update(json)
-        return httpx.Response(200, json=self.behaviour, request=httpx.Request(method, url))
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == "http://provider/_control/behaviour"
+        if request.method == "PUT":
+            changes = json.loads(request.content)
+            self.puts.append(changes)
+            self.behaviour.update(changes)
+        return httpx.Response(200, json=self.behaviour)
 
 
 @pytest.mark.parametrize(("kind", "params", "field", "value"), [
@@ -157,11 +160,10 @@ class FakeProvider:
     ("settlement_stall", {}, "settlement_stalled", True),
     ("provider_slow", {"distribution": "fixed", "ms": "3s"}, "delay", {"kind": "fixed", "ms": 3000.0}),
 ])
-def test_behaviour_fault_restores_what_was_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+def test_behaviour_fault_restores_what_was_there(tmp_path: Path, kind: str,
                                                  params: dict[str, Any], field: str, value: Any) -> None:
     fake = FakeProvider()
-    monkeypatch.setattr(provider_faults.httpx, "request", fake.request)
-    ctx = _context(tmp_path, FakeToxiproxy())
+    ctx = _context(tmp_path, FakeToxiproxy(), fake)
     before = dict(fake.behaviour)
     fault = make_fault("p", kind, params)
     fault.heal(ctx)
@@ -174,10 +176,9 @@ def test_behaviour_fault_restores_what_was_there(tmp_path: Path, monkeypatch: py
     assert len(fake.puts) == 2
 
 
-def test_api_key_rotation_changes_the_key_and_gives_it_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key_rotation_changes_the_key_and_gives_it_back(tmp_path: Path) -> None:
     fake = FakeProvider()
-    monkeypatch.setattr(provider_faults.httpx, "request", fake.request)
-    ctx = _context(tmp_path, FakeToxiproxy())
+    ctx = _context(tmp_path, FakeToxiproxy(), fake)
     fault = make_fault("k", "api_key_rotation", {})
     fault.apply(ctx)
     assert fake.behaviour["api_key"] not in ("sk_test_a", "")
@@ -185,11 +186,11 @@ def test_api_key_rotation_changes_the_key_and_gives_it_back(tmp_path: Path, monk
     assert fake.behaviour["api_key"] == "sk_test_a"
 
 
-def test_unreachable_provider_is_an_infrastructure_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
+def test_unreachable_provider_is_an_infrastructure_error(tmp_path: Path) -> None:
+    class Refusing:
+        def handle(self, request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused")
 
-    monkeypatch.setattr(provider_faults.httpx, "request", refuse)
-    ctx = _context(tmp_path, FakeToxiproxy())
+    ctx = _context(tmp_path, FakeToxiproxy(), Refusing())
     with pytest.raises(InfrastructureError, match=r"control API .* could not be reached"):
         make_fault("p", "provider_errors", {}).apply(ctx)
