@@ -28,6 +28,7 @@ import httpx
 
 from bench._figures import Figure
 from harness.load import LoadShape, locust_command
+from harness.load.history import EventType, HistoryWriter, Op
 from harness.stage.ports import free_port
 from harness.stage.process import terminate
 
@@ -173,10 +174,27 @@ def measure(users: int, seconds: float, rounds: int) -> Result:
                   statistics.median(rps[True]), statistics.median(rps[False]))
 
 
+def writer_cost_us(operations: int = 100_000) -> float:
+    """CPU microseconds the history writer spends on one operation (its invoke and its completion),
+    in this process alone, so no neighbour's load is in it: the cost the side-by-side ratio only
+    estimates through two competing Locust processes."""
+    with tempfile.TemporaryDirectory(prefix="orderquake-bench-") as tmp:
+        writer = HistoryWriter(Path(tmp), process_file="bench")
+        value = {"amount_minor": 1000, "currency": "EUR"}
+        started = time.process_time()
+        for n in range(operations):
+            writer.record(EventType.INVOKE, Op.ORDER, f"r1-o-1-{n}", process=1, attempt=1, value=value)
+            writer.record(EventType.OK, Op.ORDER, f"r1-o-1-{n}", process=1, attempt=1, value=value, status=201)
+        writer.close()
+        return (time.process_time() - started) / operations * 1e6
+
+
 def figures(quick: bool = True) -> list[Figure]:
-    """The suite's rows: history on against off, throughput and Locust CPU per request."""
+    """The suite's rows: history on against off, throughput and Locust CPU per request, and the
+    writer's own CPU per operation against Locust's per request."""
     users, seconds, rounds = (20, 6.0, 3) if quick else (20, 8.0, 3)
     result = measure(users, seconds, rounds)
+    writer_us = writer_cost_us()
     reproduce = f"python -m bench.locust_history --users {users} --seconds {seconds:g} --rounds {rounds}"
     verdict = "meets" if result.ratio >= _TARGET_RATIO else "misses"
     return [
@@ -190,6 +208,12 @@ def figures(quick: bool = True) -> list[Figure]:
                "Locust's per-request work (request building, its stats); the history adds two JSON lines per "
                "operation (invoke and completion) encoded and written in Locust's process (harness/load)",
                reproduce),
+        Figure("history writer: CPU per operation (invoke + completion), alone",
+               f"{writer_us:.1f} us = {writer_us / result.cpu_off_us:.1%} of Locust's {result.cpu_off_us:.0f} us "
+               f"per request",
+               "orjson encoding of two events and their share of one write(2) per batch; measured in one process "
+               "with no competitor, so it is the history's own cost, beside the side-by-side figures' noise",
+               "python -m bench.locust_history (writer_cost_us)"),
     ]
 
 
