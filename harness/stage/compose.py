@@ -519,7 +519,9 @@ class ComposeStage:
         for existing in self.toxiproxy.proxies():
             self.toxiproxy.delete_proxy(existing)
         for link in (*(self.links[name] for name in LINKS), self.direct):
-            self.toxiproxy.create_proxy(link.name, link.listen, link.upstream)
+            proxy = self.toxiproxy.create_proxy(link.name, link.listen, link.upstream)
+            if link.name in self.links:  # as Toxiproxy tells it (0.0.0.0 reads back as [::])
+                self.links[link.name] = Link(name=link.name, listen=proxy.listen, upstream=proxy.upstream)
         self.state.links = {n: {"listen": link.listen, "upstream": link.upstream} for n, link in self.links.items()}
         self.state.save()
 
