@@ -50,7 +50,7 @@ soak: setup
 test-compose: setup
 	@$(VENV)/python -c 'import docker' 2>/dev/null || $(VENV)/python -m pip install --quiet 'docker>=7.1'
 	@bash scripts/compose-setup.sh
-	$(PYTEST) -q -m compose tests/compose
+	$(PYTEST) -q -m compose --durations=0 tests/compose
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,8 @@ start containers, and ``stop`` leaves no container or network behind."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +15,11 @@ import psycopg
 import pytest
 
 from harness.stage import LINKS, StageConfig
-from harness.stage.compose import LABEL_OWNER, ComposeStage, engine, load_links
+from harness.stage.compose import LABEL_OWNER, ComposeStage, clean_container_orphans, engine, load_links
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(600)]
-
-
-def _mine() -> list[str]:
-    """Containers and networks this test process made and did not remove."""
-    client = engine()
-    owner = {"label": LABEL_OWNER}
-    return ([c.name for c in client.containers.list(all=True, filters=owner)
-             if c.labels[LABEL_OWNER].startswith(f"{os.getpid()}:")]
-            + [n.name for n in client.networks.list(filters=owner)
-               if n.attrs["Labels"][LABEL_OWNER].startswith(f"{os.getpid()}:")])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +30,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStage]:
         yield stage
     finally:
         stage.stop()
-        assert _mine() == []
+        assert _owned_by(os.getpid()) == []
         assert {p.name for p in (root / "logs").iterdir()} >= {"postgres.log", "toxiproxy.log", "provider.log",
                                                                 "sut.log"}
 
@@ -99,3 +93,27 @@ def test_a_killed_sut_is_restarted_with_its_rows(stage: ComposeStage) -> None:
 def test_stage_files_name_only_loopback_ports(stage: ComposeStage, tmp_path: Path) -> None:
     for url in (stage.client_url, stage.sut_url, stage.provider_url, stage.sut_database_url, stage.toxiproxy.base_url):
         assert "@127.0.0.1:" in url or "//127.0.0.1:" in url, url
+
+
+def _owned_by(pid: int) -> list[str]:
+    client = engine()
+    owner = {"label": LABEL_OWNER}
+    return ([c.name for c in client.containers.list(all=True, filters=owner)
+             if c.labels[LABEL_OWNER].startswith(f"{pid}:")]
+            + [n.name for n in client.networks.list(filters=owner)
+               if n.attrs["Labels"][LABEL_OWNER].startswith(f"{pid}:")])
+
+
+def test_the_containers_of_a_killed_orderquake_are_removed_by_the_next(tmp_path: Path) -> None:
+    code = ("import sys, time; from pathlib import Path; from harness.stage import StageConfig; "
+            "from harness.stage.compose import ComposeStage; "
+            "ComposeStage.start(StageConfig(root=Path(sys.argv[1]))); print('up', flush=True); time.sleep(300)")
+    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "up"
+    finally:
+        child.kill()
+        child.wait()
+    assert len(_owned_by(child.pid)) == 5  # four containers and the network, left by SIGKILL
+    assert clean_container_orphans(engine())
+    assert _owned_by(child.pid) == []
