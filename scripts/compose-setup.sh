@@ -23,6 +23,18 @@ die() { printf 'compose-setup: error: %s\n' "$*" >&2; exit 2; }
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# build TAG DOCKERFILE CONTEXT: a rebuilt image leaves the previous one untagged, and with vfs
+# each of its layers is a full copy of the file system: the previous one is removed.
+build() {
+  local tag=$1 file=$2 context=$3 old
+  mkdir -p "$TOOLS"
+  old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+  docker build --quiet --build-arg BASE="$BASE_IMAGE" -t "$tag" -f "$file" "$context" >/dev/null 2>>"$TOOLS/docker-build.log" \
+    || die "docker build of $tag failed: see $TOOLS/docker-build.log"
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
+}
 
 # --- 1. the engine --------------------------------------------------------------------------
 t=$(now)
@@ -63,14 +75,12 @@ if [ ! -x "$TOXI/toxiproxy-server" ]; then
   mv "$TOXI/server" "$TOXI/toxiproxy-server"
 fi
 cp docker/toxiproxy.Dockerfile docker/toxiproxy.json "$TOXI/"
-docker build --quiet 2>>"$TOOLS/docker-build.log" -t "orderquake/toxiproxy:${TOXIPROXY_VERSION#v}" -f "$TOXI/toxiproxy.Dockerfile" "$TOXI" >/dev/null \
-  || die "docker build of orderquake/toxiproxy failed: see $TOOLS/docker-build.log"
+build "orderquake/toxiproxy:${TOXIPROXY_VERSION#v}" "$TOXI/toxiproxy.Dockerfile" "$TOXI"
 say "image orderquake/toxiproxy:${TOXIPROXY_VERSION#v} in $(took "$t")"
 
 # --- 2c. PostgreSQL -------------------------------------------------------------------------
 t=$(now)
-docker build --quiet 2>>"$TOOLS/docker-build.log" --build-arg BASE="$BASE_IMAGE" -t orderquake/postgres:dev -f docker/postgres.Dockerfile docker >/dev/null \
-  || die "docker build of orderquake/postgres failed: see $TOOLS/docker-build.log"
+build orderquake/postgres:dev docker/postgres.Dockerfile docker
 say "image orderquake/postgres:dev in $(took "$t")"
 
 # --- 2d. the Python parts -------------------------------------------------------------------
@@ -95,12 +105,6 @@ tar --exclude=__pycache__ -cf - harness mock_provider order_service contract | t
 # the same bytes, so an unchanged tree reuses the cached layer.
 "$ROOT/.venv/bin/python" -m compileall -q --invalidation-mode unchecked-hash "$APP/src" >/dev/null
 cp docker/app.Dockerfile "$APP/"
-old=$(docker image inspect --format '{{.Id}}' orderquake/app:dev 2>/dev/null || true)
-docker build --quiet 2>>"$TOOLS/docker-build.log" --build-arg BASE="$BASE_IMAGE" -t orderquake/app:dev -f "$APP/app.Dockerfile" "$APP" >/dev/null \
-  || die "docker build of orderquake/app failed: see $TOOLS/docker-build.log"
-# A source change leaves the previous app image untagged; with vfs each layer is a full copy.
-if [ -n "$old" ] && [ "$old" != "$(docker image inspect --format '{{.Id}}' orderquake/app:dev)" ]; then
-  docker image rm "$old" >/dev/null 2>&1 || true
-fi
+build orderquake/app:dev "$APP/app.Dockerfile" "$APP"
 say "image orderquake/app:dev in $(took "$t")"
 say "ready"
