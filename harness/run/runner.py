@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import cast
 
 from harness._exceptions import ExitCode, Interrupted, OrderquakeError, UsageError
 from harness.checker.model import RunVerdict
@@ -118,10 +117,9 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
 
             reporter.phase(Phase.STAGE, detail=f"starting the containers of docker-compose.yml with {target.name} "
                                                f"({request.variant or 'correct'})")
-            # cast: its postgres and components are containers, with the members the faults use
-            stage = held.stage = cast(Stage, ComposeStage.start(StageConfig(
+            stage = held.stage = ComposeStage.start(StageConfig(
                 root=run_dir.stage, target=target, seed=scenario.seed, variant=request.variant, log_dir=run_dir.logs,
-                allow_remote=request.allow_remote)))
+                allow_remote=request.allow_remote))
         else:
             reporter.phase(Phase.STAGE, detail=f"starting PostgreSQL, Toxiproxy, the mock provider and {target.name} "
                                                f"({request.variant or 'correct'})")

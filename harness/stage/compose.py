@@ -40,11 +40,12 @@ import yaml
 from contract import publishable_key
 from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
 from harness._paths import PROJECT_ROOT
-from harness.load.steps import environment_value
+from harness.load.steps import flows_env
 from harness.stage.local import LINKS, SUT_DATABASE, Link, StageConfig, _secret
 from harness.stage.ports import free_port
 from harness.stage.postgres import StopMode
 from harness.stage.process import alive, start_time
+from harness.stage.provider_control import ProviderControl
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient
 from harness.target import Target, load_target
@@ -377,6 +378,11 @@ class ComposeStage:
         return f"http://127.0.0.1:{self._published('provider', _PROVIDER_PORT)}"
 
     @property
+    def provider(self) -> ProviderControl:
+        """The mock provider's control and truth endpoints, at its published port."""
+        return ProviderControl(self.provider_url, api_key=self.api_key)
+
+    @property
     def sut_url(self) -> str:
         return f"http://127.0.0.1:{self._published('toxiproxy', self.direct.listen.rsplit(':', 1)[1])}"
 
@@ -548,10 +554,7 @@ class ComposeStage:
 
     def flows_env(self) -> str:
         """``ORDERQUAKE_FLOWS`` for the load, which runs beside the harness: the provider's published URL."""
-        if not self.target.flows:
-            return ""
-        return environment_value(self.target.raw["flows"], self.provider_url,
-                                 {"publishable_key": publishable_key(self.api_key)})
+        return flows_env(self.target, self.provider_url, self.api_key)
 
     def restart(self, name: str) -> None:
         """Start a stopped or killed component's container again and wait until it is ready."""

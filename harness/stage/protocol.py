@@ -7,27 +7,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from harness.stage.postgres import StopMode
+
 if TYPE_CHECKING:
     from harness.stage.local import Link
-    from harness.stage.postgres import PostgresServer
-    from harness.stage.process import SupervisedProcess
     from harness.stage.provider_control import ProviderControl
     from harness.stage.state import StageState
     from harness.stage.toxiproxy import ToxiproxyClient
     from harness.target import Target
 
 
+class Database(Protocol):
+    """What the process faults do to the SUT's database: a local postmaster or its container."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self, deadline_s: float = 30.0) -> None: ...
+    def stop(self, mode: StopMode | str = StopMode.FAST, deadline_s: float = 30.0) -> None: ...
+    def kill(self) -> None: ...
+
+
+class Component(Protocol):
+    """A component the crash faults kill: a supervised process or a container."""
+
+    @property
+    def running(self) -> bool: ...
+    def crash(self) -> None: ...
+
+
 class Stage(Protocol):
     target: Target
     toxiproxy: ToxiproxyClient
     links: dict[str, Link]
-    components: dict[str, SupervisedProcess]
 
     @property
-    def postgres(self) -> PostgresServer: ...
+    def components(self) -> Mapping[str, Component]: ...
+    @property
+    def postgres(self) -> Database: ...
     @property
     def state(self) -> StageState: ...
     @property
