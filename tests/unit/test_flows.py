@@ -197,3 +197,27 @@ def test_the_example_merchant_target_loads_and_lists_its_own_expectations() -> N
     assert target.flows[Flow.ORDER].correlate == "sut_id"
     caught = {variant for expected in target.expect.values() for variant in expected}
     assert caught == set(target.variants) - {"correct"}
+
+
+def test_validate_renders_a_target_s_steps_and_says_which_scenarios_apply(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.main import main
+
+    scenarios = Path(__file__).resolve().parents[2] / "scenarios"
+    code = main(["validate", "--target", str(MERCHANT), str(scenarios / "payout-chaos.yaml"),
+                 str(scenarios / "forged-callbacks.yaml")])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.USAGE  # forged-callbacks does not apply to a Stripe-dialect target
+    assert "confirm: POST {provider}/v1/payment_intents/<intent>/confirm" in out
+    assert "Authorization: Token <token>" in out and '"quantity": 1250' in out
+    assert "payout-chaos.yaml: ok" in out and "no flow for get_payout, payout" in out
+    assert "forged_callbacks needs the native dialect" in err
+
+
+def test_validate_names_file_line_and_field_of_a_bad_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.main import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + FLOW.replace("{token}", "{tokn}"))
+    assert main(["validate", "--target", str(bad)]) == ExitCode.USAGE
+    expected = f"{bad}:13: flows.order.steps[0].headers.Authorization: unknown placeholder {{tokn}}"
+    assert expected in capsys.readouterr().err
