@@ -7,7 +7,17 @@ that the fast and integration targets never start.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Not even imported unless asked for: the Docker SDK they import is an optional extra, absent
+    from the checkout ``make test`` installs."""
+    if "compose" in (config.getoption("markexpr") or ""):
+        return None
+    return collection_path.name.startswith("test_") and collection_path.suffix == ".py"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
