@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -171,3 +172,76 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout_s} s")
         time.sleep(0.05)
+
+
+@dataclass
+class StripeHooks:
+    """Webhooks a Stripe-dialect provider delivered: (raw body, Stripe-Signature, path) in arrival order."""
+
+    port: int = 0
+    received: list[tuple[bytes, str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+H = TypeVar("H", bound=StripeHooks)
+
+
+@contextmanager
+def stripe_hooks(kind: type[H] = StripeHooks) -> Iterator[H]:  # type: ignore[assignment]
+    """A receiver that answers every webhook 200 and keeps it as it came, for the SDK to verify."""
+    found = kind()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with found.lock:
+                found.received.append((body, self.headers.get("Stripe-Signature", ""), self.path))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    found.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def stripe_provider(workdir: Path, *, api_key: str, webhook_secret: str, hooks: StripeHooks, hook_path: str,
+                    seed: int) -> Iterator[str]:
+    """A Stripe-dialect provider process delivering to ``hooks``; yields its URL, stopped on the way out."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mock_provider", "--port", str(port), "--db", str(workdir / "ledger.db"),
+               "--webhook-secret", webhook_secret, "--api-key", api_key, "--seed", str(seed), "--dialect", "stripe",
+               "--callback-base-url", f"http://127.0.0.1:{hooks.port}", "--stripe-webhook-path", hook_path]
+    log = workdir / "provider.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                   env=os.environ | {"PYTHONPATH": str(REPO)})
+    try:
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"provider exited: {log.read_text()[-2000:]}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(healthy, 60, "the stripe-dialect provider answers /healthz")  # slow on a busy machine
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

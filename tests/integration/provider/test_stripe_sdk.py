@@ -7,35 +7,24 @@ The SDK is configured only through its module-level settings (``stripe.api_base`
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import stripe
-from provider_process import REPO, free_port, wait_for
+from provider_process import StripeHooks, stripe_hooks, stripe_provider, wait_for
 
 KEY = "sk_test_it"
 WHSEC = "whsec_it"
 HOOK_PATH = "/hooks/stripe"
 
 
-@dataclass
-class Hooks:
-    """Webhooks received: (raw body, Stripe-Signature) in arrival order."""
-
-    port: int = 0
-    received: list[tuple[bytes, str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+Hooks = StripeHooks
 
 
 @dataclass
@@ -53,65 +42,22 @@ class Mock:
 
 @pytest.fixture
 def hooks() -> Iterator[Hooks]:
-    found = Hooks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with found.lock:
-                found.received.append((body, self.headers.get("Stripe-Signature", ""), self.path))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with stripe_hooks(StripeHooks) as found:
         yield found
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
 def mock(tmp_path: Path, hooks: Hooks) -> Iterator[Mock]:
     """A stripe-dialect provider process, and the SDK pointed at it with automatic retries on."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mock_provider", "--port", str(port), "--db", str(tmp_path / "ledger.db"),
-               "--webhook-secret", WHSEC, "--api-key", KEY, "--seed", "5", "--dialect", "stripe",
-               "--callback-base-url", f"http://127.0.0.1:{hooks.port}", "--stripe-webhook-path", HOOK_PATH]
-    log = tmp_path / "provider.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                   env=os.environ | {"PYTHONPATH": str(REPO)})
     saved = (stripe.api_key, stripe.api_base, stripe.max_network_retries)
-    try:
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"provider exited: {log.read_text()[-2000:]}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(healthy, 20, "the stripe-dialect provider answers /healthz")
-        stripe.api_key, stripe.api_base, stripe.max_network_retries = KEY, url, 3
-        with httpx.Client(base_url=url, timeout=10.0) as control:
-            yield Mock(url, hooks, control)
-    finally:
-        stripe.api_key, stripe.api_base, stripe.max_network_retries = saved
-        process.terminate()
+    with stripe_provider(tmp_path, api_key=KEY, webhook_secret=WHSEC, hooks=hooks, hook_path=HOOK_PATH,
+                         seed=5) as url:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            stripe.api_key, stripe.api_base, stripe.max_network_retries = KEY, url, 3
+            with httpx.Client(base_url=url, timeout=10.0) as control:
+                yield Mock(url, hooks, control)
+        finally:
+            stripe.api_key, stripe.api_base, stripe.max_network_retries = saved
 
 
 def create(order_id: str, **extra: Any) -> Any:

@@ -14,18 +14,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from provider_process import REPO, free_port, wait_for
+from provider_process import REPO, StripeHooks, stripe_hooks, stripe_provider, wait_for
 
 from harness._paths import tools_dir
 
@@ -51,12 +49,8 @@ def old_sdk() -> Path:
 
 
 @dataclass
-class Hooks:
-    """Webhooks received: (raw body, Stripe-Signature header, path) in arrival order."""
-
-    port: int = 0
-    received: list[tuple[bytes, str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+class Hooks(StripeHooks):
+    """Webhooks received (``provider_process.StripeHooks``), looked up by event type and object."""
 
     def find(self, event_type: str, object_id: str) -> tuple[bytes, str, str] | None:
         with self.lock:
@@ -153,63 +147,16 @@ def create(order_id: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def hooks() -> Iterator[Hooks]:
-    found = Hooks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with found.lock:
-                found.received.append((body, self.headers.get("Stripe-Signature", ""), self.path))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    found.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with stripe_hooks(Hooks) as found:
         yield found
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory, hooks: Hooks, old_client: OldClient) -> Iterator[Mock]:
     """One stripe-dialect provider process for the module (a start costs seconds on a busy machine)."""
-    tmp_path = tmp_path_factory.mktemp("stripe-old")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mock_provider", "--port", str(port), "--db", str(tmp_path / "ledger.db"),
-               "--api-key", KEY, "--webhook-secret", WHSEC, "--seed", "7", "--dialect", "stripe",
-               "--callback-base-url", f"http://127.0.0.1:{hooks.port}", "--stripe-webhook-path", HOOK_PATH]
-    log = tmp_path / "provider.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                   env=os.environ | {"PYTHONPATH": str(REPO)})
-    try:
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"provider exited: {log.read_text()[-2000:]}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(healthy, 60, "the stripe-dialect provider answers /healthz")  # slow on a busy machine
-        with httpx.Client(base_url=url, timeout=10.0) as control:
-            yield Mock(url, hooks, control, old_client)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with stripe_provider(tmp_path_factory.mktemp("stripe-old"), api_key=KEY, webhook_secret=WHSEC, hooks=hooks,
+                         hook_path=HOOK_PATH, seed=7) as url, httpx.Client(base_url=url, timeout=10.0) as control:
+        yield Mock(url, hooks, control, old_client)
 
 
 @pytest.fixture
