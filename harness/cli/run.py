@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,20 @@ def worst(codes: list[int]) -> int:
     return int(ExitCode.PASS)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
-    return value
+def whole_number(minimum: int = 0) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``minimum`` or more, else a message saying so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {'zero' if minimum == 0 else minimum} or more, got {value}")
+        return value
+    return parse
+
+
+_positive_int = whole_number(0)
 
 
 def _duration(text: str) -> float:

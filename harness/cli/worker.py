@@ -12,17 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli.run import whole_number
 from harness.distributed import WorkerOptions, collector_url, parse_address, run_worker
-
-
-def _processes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -40,7 +31,7 @@ def register(subparsers: Any) -> None:
                     "the orderquake locustfile as Locust worker(s), and ship the history back when the load ends.")
     parser.add_argument("--master", required=True, metavar="HOST:PORT",
                         help="the run's Locust master (its --master-bind; port 5557 when omitted)")
-    parser.add_argument("--processes", type=_processes, default=1, metavar="K",
+    parser.add_argument("--processes", type=whole_number(1), default=1, metavar="K",
                         help="Locust worker processes on this machine (default 1; about one per core)")
     parser.add_argument("--collector", metavar="URL",
                         help="the run's collector (default http://HOST:PORT+1, next to the master)")
