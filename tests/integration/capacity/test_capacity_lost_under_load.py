@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.capacity import CapacityRequest, capacity
+from harness.capacity import CapacityRequest, capacity, parse_fault
 from harness.capacity.steps import step_of
 
 pytestmark = pytest.mark.integration
@@ -20,11 +20,13 @@ HERE = Path(__file__).resolve().parent
 def test_the_knee_is_set_by_lost_orders_attributed_to_their_step(tmp_path: Path) -> None:
     outcome = capacity(CapacityRequest(scenario=HERE / "capacity.yaml", target=HERE / "busy.yaml",
                                        variant="drop-when-busy", rates=(10.0, 20.0, 200.0), step_seconds=5.0,
+                                       faults=(parse_fault("latency:provider:50ms", name="held"),),
                                        out=tmp_path, quiet=True))
     (series,) = outcome.series
     low, top = series.steps[0], series.steps[-1]
-    # One create at a time at 10/s (one every 100 ms, each a few ms): nothing is dropped. At 200/s
-    # creates overlap all the time, and every one beyond the pool's two is lost.
+    # Every create waits at least 50 ms for the provider (a held latency), so how many overlap depends on
+    # the offered rate, not on how fast the machine is: at 10/s (one every 100 ms) never three at once,
+    # nothing dropped; at 200/s about ten at once, and every one beyond the pool's two is lost.
     assert low.violations.get("lost", 0) == 0, low.broken
     assert top.violations.get("lost", 0) > 10, top.broken
     assert top.examples["lost"] and all(step_of(i) == top.index for i in top.examples["lost"])
