@@ -26,13 +26,11 @@ defines it:
 
     evidence = read_evidence(run_dir.evidence_files())   # == reading.read_evidence(run_dir.evidence_files())
 
-DuckDB runs in memory with at most four threads and 512 MB, spilling to a directory under the
-system temp dir that is removed afterwards.
+DuckDB runs as ``harness._duckdb.session`` opens it: in memory, at most four threads and 512 MB.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -43,6 +41,7 @@ from typing import Any, BinaryIO
 
 import duckdb
 
+from harness._duckdb import session
 from harness._exceptions import HarnessBug
 from harness.checker import reading
 from harness.checker.evidence import (
@@ -65,8 +64,6 @@ from harness.load.history import split_lines
 
 KINDS = tuple(Kind)  # a flow is its index in SQL: 0 order, 1 payout (2 marks a line DuckDB could not read)
 TYPES = ("invoke", "ok", "fail", "info")  # an event type is its index in SQL
-_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-_MEMORY_LIMIT = "512MB"  # what it needs for a million orders without spilling
 _BOM = b"\xef\xbb\xbf"
 _PLACE = 1 << 40  # a history line's place, for the order the reference meets ids in: file * _PLACE + row
 _GLOB = set("*?[]{}~")  # DuckDB would take a path with these for a pattern
@@ -93,18 +90,6 @@ SELECT filename, count(*), count(*) FILTER (WHERE line IS NULL OR NOT contains(l
 FROM (SELECT filename, line, {_LENIENT} AS lenient FROM read_csv($paths, {_RAW})) GROUP BY filename
 """
 _JSON = "format = 'newline_delimited', auto_detect = false"
-
-_MACROS = [
-    # A value as DuckDB's JSON reader hands it: its canonical JSON text. A string's text is unique to
-    # it, so ids are compared and joined as texts, and Python decodes those it is given.
-    "CREATE TEMP MACRO jnull(j) AS j IS NULL OR j = 'null'",
-    "CREATE TEMP MACRO jstr(j) AS coalesce(starts_with(j, '\"'), false)",
-    "CREATE TEMP MACRO jtext(j) AS CASE WHEN j <> 'null' THEN j END",
-    # An integer within 64 bits, else NULL. A real is NULL too, whatever its value: DuckDB hands its text
-    # as written again from a double (1.0000000000000000001 as 1.0), so only the reference can read it exactly.
-    "CREATE TEMP MACRO whole(j) AS CASE WHEN NOT (contains(j, '.') OR contains(j, 'e') OR contains(j, 'E')) "
-    "THEN TRY_CAST(j AS BIGINT) END",
-]
 
 _TABLES = [
     "CREATE TEMP TABLE python_events (f INTEGER, kind UTINYINT, id VARCHAR, type UTINYINT, amount BIGINT, "
@@ -235,17 +220,14 @@ def read_evidence(files: EvidenceFiles) -> Evidence:
 
 @contextmanager
 def _database() -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    scratch = Path(tempfile.mkdtemp(prefix="orderquake-duckdb-"))
-    con = duckdb.connect(":memory:", config={
-        "threads": _THREADS, "memory_limit": _MEMORY_LIMIT, "temp_directory": str(scratch / "spill"),
-        "preserve_insertion_order": True})  # a table's rows then keep their file's order, as the reference
-    try:
-        for statement in _MACROS + _TABLES:
-            con.execute(statement)
-        yield con, scratch
-    finally:
-        con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with session() as con:
+        scratch = Path(tempfile.mkdtemp(prefix="orderquake-duckdb-"))
+        try:
+            for statement in _TABLES:
+                con.execute(statement)
+            yield con, scratch
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _read(con: duckdb.DuckDBPyConnection, scratch: Path, files: EvidenceFiles) -> Evidence:

@@ -74,6 +74,8 @@ def client_amounts(evidence: dict[str, Any]) -> tuple[int | None, ...]:
     b"100000000000000000001", str(2 ** 70).encode(), b"18446744073709551616", b"9223372036854775808",
     b"-9223372036854775809", b"1.0000000000000000001", b"1000.0000000000000001", b"1e400", b"1e19", b"-1e-400",
     b"1000.5", b"1E+1000000",
+    # Not numbers at all: DuckDB casts a JSON string or boolean to an integer ("1000" and true as 1000 and 1).
+    b'"1000"', b"true", b"false", b"[1000]", b'{"minor": 1000}',
 ])
 def test_an_amount_that_is_not_an_exact_64_bit_integer_is_damage_in_both_readers(tmp_path: Path, text: bytes) -> None:
     evidence = read_alike(files_of(tmp_path, [INVOKE % text, OK]))
