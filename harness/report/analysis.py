@@ -27,8 +27,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import duckdb
+
 from harness.checker.model import Kind, RunVerdict
 from harness.load.history import EventType, Op, iter_events
+from harness.load.history_sql import Operations
 from harness.rundir import RunDir
 
 _COMPLETIONS = {EventType.OK.value, EventType.FAIL.value, EventType.INFO.value}
@@ -115,32 +118,61 @@ class FaultWindow:
                 "violations": dict(self.violations)}
 
 
-def per_operation(run_dir: RunDir) -> dict[str, OperationStats]:
-    """Outcomes and latency percentiles per operation kind, for the kinds the history holds."""
+def per_operation(run_dir: RunDir, ops: Operations | None = None) -> dict[str, OperationStats]:
+    """Outcomes and latency percentiles per operation kind, for the kinds the history holds; from ``ops``
+    (the history's operations in SQL) when given."""
+    if ops is not None:
+        try:
+            return _sql_per_operation(ops)
+        except duckdb.Error:
+            pass
     outcomes: dict[Op, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COMPLETIONS, 0))
     latencies: dict[Op, list[float]] = defaultdict(list)
     for operation in _operations(iter_events(run_dir.history)):
         outcomes[operation.op][operation.outcome] += 1
         if operation.latency_ms is not None and operation.outcome != EventType.INFO.value:
             latencies[operation.op].append(operation.latency_ms)
+    ranked = {}
+    for op, values in latencies.items():
+        values.sort()
+        ranked[op] = (*(_percentile(values, q) for q in _QUANTILES), round(values[-1], 3))
+    return _stats(outcomes, ranked)
+
+
+_QUANTILES = (0.50, 0.95, 0.99)
+
+
+def _stats(outcomes: Mapping[Op, Mapping[str, int]], ranked: Mapping[Op, tuple[float | None, ...]]
+           ) -> dict[str, OperationStats]:
+    """Per kind: ``ranked`` holds p50, p95, p99 and the maximum, rounded."""
     stats = {}
     for op in Op:  # a stable order: writes first, as the enum lists them
         if op not in outcomes:
             continue
         counts = outcomes[op]
         total = sum(counts.values())
-        values = sorted(latencies[op])
+        p50, p95, p99, top = ranked.get(op, (None,) * (len(_QUANTILES) + 1))
         stats[op.value] = OperationStats(
             op=op.value, count=total, ok=counts["ok"], fail=counts["fail"], info=counts["info"],
-            p50_ms=_percentile(values, 0.50), p95_ms=_percentile(values, 0.95), p99_ms=_percentile(values, 0.99),
-            max_ms=round(values[-1], 3) if values else None,
+            p50_ms=p50, p95_ms=p95, p99_ms=p99, max_ms=top,
             error_rate=round((counts["fail"] + counts["info"]) / total, 6),
             info_rate=round(counts["info"] / total, 6))
     return stats
 
 
-def blast_radius(run_dir: RunDir, verdict: RunVerdict) -> list[FaultWindow]:
-    """One window per fault started in ``faults.jsonl``, in the order they started.
+def _sql_per_operation(ops: Operations) -> dict[str, OperationStats]:
+    """``per_operation`` in SQL: an operation never completed is ``info``."""
+    outcomes: dict[Op, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COMPLETIONS, 0))
+    for op, outcome, count in ops.rows("SELECT op, coalesce(outcome, 'info'), count(*) FROM ops GROUP BY ALL"):
+        outcomes[Op(op)][outcome] += int(count)
+    ranked = {Op(key[0]): tuple(None if v is None else round(v, 3) for v in values)
+              for key, values in ops.ranked(("op",), "outcome IN ('ok', 'fail')", _QUANTILES, maximum=True).items()}
+    return _stats(outcomes, ranked)
+
+
+def blast_radius(run_dir: RunDir, verdict: RunVerdict, ops: Operations | None = None) -> list[FaultWindow]:
+    """One window per fault started in ``faults.jsonl``, in the order they started; from ``ops`` (the
+    history's operations in SQL) when given.
 
     Raises ``ValueError`` naming the file and line when the journal is not JSON objects.
     """
@@ -148,35 +180,75 @@ def blast_radius(run_dir: RunDir, verdict: RunVerdict) -> list[FaultWindow]:
     if not journal:
         return []
     origin = _origin(run_dir, journal)
+    spans = [(name, kind, params, round(start_at - origin, 3), None if end_at is None else round(end_at - origin, 3))
+             for name, kind, params, start_at, end_at in _spans(journal)]
+    if ops is not None:
+        try:
+            return _sql_windows(ops, spans, origin, verdict)
+        except duckdb.Error:
+            pass
     operations = list(_operations(iter_events(run_dir.history)))
     first_invoked = _first_invoked(operations)
     windows = []
-    for name, kind, params, start_at, end_at in _spans(journal):
-        start_t = round(start_at - origin, 3)
-        end_t = None if end_at is None else round(end_at - origin, 3)
-        windows.append(_window(name, kind, params, start_t, end_t, operations, origin, first_invoked, verdict))
+    for name, kind, params, start_t, end_t in spans:
+        counts = _window_counts(operations, origin, start_t, end_t)
+        windows.append(_window(name, kind, params, start_t, end_t, counts, origin, first_invoked, verdict))
     return windows
 
 
-def _window(name: str, kind: str, params: Mapping[str, Any], start_t: float, end_t: float | None,
-            operations: list[_Operation], origin: float, first_invoked: Mapping[tuple[Kind, str], float],
-            verdict: RunVerdict) -> FaultWindow:
-    def inside(wall: float | None) -> bool:
-        return wall is not None and start_t <= wall - origin and (end_t is None or wall - origin < end_t)
+_Span = tuple[str, str, Mapping[str, Any], float, float | None]
 
+
+def _sql_windows(ops: Operations, spans: list[_Span], origin: float, verdict: RunVerdict) -> list[FaultWindow]:
+    """``blast_radius``'s windows in SQL: an operation never completed is ``info``, and still in flight."""
+    ops.params["origin"] = float(origin)
+    ids = sorted({str(example.get("id")) for category, result in verdict.invariants.items() if category.violation
+                  for example in result.examples})
+    first_invoked: dict[tuple[Kind, str], float] = {}
+    if ids:
+        for op, op_id, wall in ops.rows("SELECT op, id ->> '$', min(iwall) FROM ops WHERE id ->> '$' IN "
+                                        "(SELECT unnest($ids)) GROUP BY ALL", {"ids": ids}):
+            key = (_flow(Op(op)), op_id)
+            first_invoked[key] = min(wall, first_invoked.get(key, wall))
+    windows = []
+    for name, kind, params, start_t, end_t in spans:
+        inside = "iwall - $origin >= $start" + ("" if end_t is None else " AND iwall - $origin < $end")
+        touched = f"({inside}) OR (iwall - $origin < $start AND (cwall IS NULL OR cwall - $origin >= $start))"
+        bounds = {"start": float(start_t), **({} if end_t is None else {"end": float(end_t)})}
+        ((invoked, in_flight, ended_info, ended_fail),) = ops.rows(
+            f"SELECT count(*) FILTER (WHERE {inside}), count(*) FILTER (WHERE NOT ({inside}) AND ({touched})), "
+            f"count(*) FILTER (WHERE ({touched}) AND coalesce(outcome, 'info') = 'info'), "
+            f"count(*) FILTER (WHERE ({touched}) AND outcome = 'fail') FROM ops", bounds)
+        counts = (int(invoked), int(in_flight), int(ended_info), int(ended_fail))
+        windows.append(_window(name, kind, params, start_t, end_t, counts, origin, first_invoked, verdict))
+    return windows
+
+
+def _window_counts(operations: list[_Operation], origin: float, start_t: float, end_t: float | None
+                   ) -> tuple[int, int, int, int]:
+    """(invoked, in flight, ended info, ended fail) of the operations around one fault window."""
     invoked = in_flight = ended_info = ended_fail = 0
     for operation in operations:
         if operation.invoked_wall is None:
             continue
-        if inside(operation.invoked_wall):
+        at = operation.invoked_wall - origin
+        if start_t <= at and (end_t is None or at < end_t):
             invoked += 1
-        elif operation.invoked_wall - origin < start_t and (
-                operation.completed_wall is None or operation.completed_wall - origin >= start_t):
+        elif at < start_t and (operation.completed_wall is None or operation.completed_wall - origin >= start_t):
             in_flight += 1
         else:
             continue
         ended_info += operation.outcome == EventType.INFO.value
         ended_fail += operation.outcome == EventType.FAIL.value
+    return invoked, in_flight, ended_info, ended_fail
+
+
+def _window(name: str, kind: str, params: Mapping[str, Any], start_t: float, end_t: float | None,
+            counts: tuple[int, int, int, int], origin: float, first_invoked: Mapping[tuple[Kind, str], float],
+            verdict: RunVerdict) -> FaultWindow:
+    def inside(wall: float | None) -> bool:
+        return wall is not None and start_t <= wall - origin and (end_t is None or wall - origin < end_t)
+
     violations: dict[str, int] = {}
     for category, result in verdict.invariants.items():
         if not category.violation:
@@ -184,6 +256,7 @@ def _window(name: str, kind: str, params: Mapping[str, Any], start_t: float, end
         attributed = sum(1 for example in result.examples if inside(_example_first_invoked(example, first_invoked)))
         if attributed:
             violations[category.value] = attributed
+    invoked, in_flight, ended_info, ended_fail = counts
     link = params.get("link")
     return FaultWindow(name=name, kind=kind, link=link if isinstance(link, str) else None, start_t=start_t,
                        end_t=end_t, invoked=invoked, in_flight=in_flight, ended_info=ended_info,

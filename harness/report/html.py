@@ -27,6 +27,7 @@ from typing import Any
 
 from harness._exceptions import OrderquakeError
 from harness.checker.model import Category, CategoryResult, Kind, RunVerdict, Verdict
+from harness.load.history_sql import operations, vouched
 from harness.report import _format as fmt
 from harness.report import story, tables
 from harness.report._page import UPLOT_VERSION, document, e, section
@@ -98,18 +99,20 @@ def _read(run_dir: RunDir, *, min_seconds: int = 0) -> _Run:
     except (OrderquakeError, OSError) as exc:
         problems.append(f"scenario.yaml could not be read: {exc}")
     journal = [r for r in read_jsonl(run_dir.faults) if isinstance(r.get("name"), str)]
-    origin = load_origin(run_dir)
-    timeline = read_timeline(run_dir, min_seconds=min_seconds)
     windows: list[FaultWindow] = []
-    if verdict is not None:
-        try:
-            windows = blast_radius(run_dir, verdict)
-        except ValueError as exc:
-            problems.append(f"the fault windows could not be placed: {exc}")
+    with operations(run_dir.history, clean=vouched(verdict)) as ops:  # read once, in SQL, when it may be
+        origin = load_origin(run_dir, ops)
+        timeline = read_timeline(run_dir, min_seconds=min_seconds, ops=ops)
+        if verdict is not None:
+            try:
+                windows = blast_radius(run_dir, verdict, ops)
+            except ValueError as exc:
+                problems.append(f"the fault windows could not be placed: {exc}")
+        stats = per_operation(run_dir, ops)
     samples = read_jsonl(run_dir.consistency)
     return _Run(run_dir=run_dir, verdict=verdict, info=info, scenario=scenario, journal=journal, windows=windows,
                 colours=story.colours(len(windows)),
-                stats=per_operation(run_dir), timeline=timeline,
+                stats=stats, timeline=timeline,
                 backlog=backlog(samples, deadline_s=scenario.recovery_deadline if scenario else None),
                 origin=origin, problems=problems)
 

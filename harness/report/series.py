@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from harness.load.history import EventType, Op, iter_events
+from harness.load.history_sql import Operations
 from harness.rundir import RunDir
 
 _OUTCOMES = (EventType.OK.value, EventType.FAIL.value, EventType.INFO.value)
@@ -98,16 +101,50 @@ def per_second(events: Iterable[Mapping[str, Any]], *, origin_wall: float, min_s
     return Timeline(seconds=seconds, ops=ops, never_completed=dict(never))
 
 
-def read_timeline(run_dir: RunDir, *, min_seconds: int = 0) -> Timeline:
-    """The run directory's timeline, over the load's seconds (``run.json``) or ``min_seconds`` if more."""
+def read_timeline(run_dir: RunDir, *, min_seconds: int = 0, ops: Operations | None = None) -> Timeline:
+    """The run directory's timeline, over the load's seconds (``run.json``) or ``min_seconds`` if more;
+    from ``ops`` (its history's operations in SQL) when given, else by ``per_second``."""
     load = _number(_json_object(run_dir.run_info).get("load_seconds")) or 0.0
-    return per_second(iter_events(run_dir.history), origin_wall=load_origin(run_dir),
-                      min_seconds=max(math.ceil(load), min_seconds))
+    origin, least = load_origin(run_dir, ops), max(math.ceil(load), min_seconds)
+    if ops is not None:
+        try:
+            return _sql_timeline(ops, origin_wall=origin, min_seconds=least)
+        except duckdb.Error:  # a second beyond SQL's integers: the reference reads it
+            pass
+    return per_second(iter_events(run_dir.history), origin_wall=origin, min_seconds=least)
 
 
-def load_origin(run_dir: RunDir) -> float:
+def _sql_timeline(ops: Operations, *, origin_wall: float, min_seconds: int) -> Timeline:
+    """``per_second`` in SQL: a completion counts in the second of its ``wall``; its latency too, unless
+    it is ``info``."""
+    ops.params["origin"] = float(origin_wall)
+    second = "greatest(0, trunc(cwall - $origin))::BIGINT"
+    counts: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: {o: {} for o in _OUTCOMES})
+    last = min_seconds - 1
+    for op, outcome, t, count in ops.rows(f"SELECT op, outcome, {second} AS t, count(*) FROM ops "
+                                          "WHERE outcome IS NOT NULL GROUP BY ALL"):
+        counts[op][outcome][t] = int(count)
+        last = max(last, int(t))
+    ranked = ops.ranked(("op", second), "outcome IN ('ok', 'fail')", _QUANTILES)
+    never = {op: int(n) for op, n in ops.rows(
+        "SELECT op, count(*) FROM ops WHERE outcome IS NULL GROUP BY op ORDER BY min(irow)")}
+    seconds = last + 1
+    series = []
+    for op in _OP_NAMES:
+        if op not in counts and op not in never:
+            continue
+        picked = [ranked.get((op, s), (None,) * len(_QUANTILES)) for s in range(seconds)]
+        p50, p95, p99 = (tuple(None if row[n] is None else round(row[n], 3) for row in picked)
+                         for n in range(len(_QUANTILES)))
+        outcome = {name: tuple(counts[op][name].get(s, 0) for s in range(seconds)) for name in _OUTCOMES}
+        series.append(OpSeries(op=op, ok=outcome["ok"], fail=outcome["fail"], info=outcome["info"],
+                               p50_ms=p50, p95_ms=p95, p99_ms=p99))
+    return Timeline(seconds=seconds, ops=tuple(series), never_completed=never)
+
+
+def load_origin(run_dir: RunDir, ops: Operations | None = None) -> float:
     """The epoch second the load started: ``run.json``'s, else the fault journal's ``at - t``, else the
-    first event's; what every chart of a run counts its seconds from."""
+    first event's (from ``ops`` when given); what every chart of a run counts its seconds from."""
     wall = _number(_json_object(run_dir.run_info).get("load_started_wall"))
     if wall is not None:
         return wall
@@ -115,6 +152,9 @@ def load_origin(run_dir: RunDir) -> float:
         at, t = _number(record.get("at")), _number(record.get("t"))
         if at is not None and t is not None:
             return at - t
+    if ops is not None:  # every event of a well-formed history has a wall
+        ((first,),) = ops.rows("SELECT least(min(iwall), min(cwall)) FROM ops")
+        return 0.0 if first is None else float(first)
     walls = (_number(event.get("wall")) for event in iter_events(run_dir.history))
     return min((w for w in walls if w is not None), default=0.0)
 
@@ -144,9 +184,12 @@ def _json_object(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_QUANTILES = (0.50, 0.95, 0.99)
+
+
 def _series(op: str, counts: Mapping[str, Mapping[int, int]], latencies: Mapping[int, list[float]],
             seconds: int) -> OpSeries:
-    quantiles: dict[float, list[float | None]] = {0.50: [], 0.95: [], 0.99: []}
+    quantiles: dict[float, list[float | None]] = {q: [] for q in _QUANTILES}
     for second in range(seconds):
         values = sorted(latencies.get(second, ()))
         for q, column in quantiles.items():

@@ -3,6 +3,10 @@
 Computed from the history rather than from Locust's statistics so that the numbers mean the
 same thing with one Locust process or many, and so that ``info`` (unknown) outcomes are counted
 as the history model defines them. The per-second timeline feeds the report's charts.
+
+``client_metrics`` over events is the definition; ``history_metrics`` gives the same from a run's
+history directory, in SQL (``harness.load.history_sql``) when the history is well-formed, which at a
+million orders is seconds instead of a minute.
 """
 
 from __future__ import annotations
@@ -11,7 +15,13 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import duckdb
+
+from harness.load.history import iter_events
+from harness.load.history_sql import Operations, operations
 
 _COMPLETIONS = ("ok", "fail", "info")
 
@@ -41,7 +51,7 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
     index = max(0, math.ceil(q * len(sorted_values)) - 1)
-    return round(sorted_values[index], 3)
+    return _rounded(sorted_values[index])
 
 
 def client_metrics(events: Iterable[Mapping[str, Any]], *, load_seconds: float,
@@ -75,18 +85,61 @@ def client_metrics(events: Iterable[Mapping[str, Any]], *, load_seconds: float,
             latencies.append(latency_ms)
             bucket["lat"].append(latency_ms)
     counts["info"] += len(pending)
-    completed = sum(counts.values())
     latencies.sort()
     timeline = []
     for second in sorted(per_second):
         bucket = per_second[second]
         lat = sorted(bucket.pop("lat"))
         timeline.append({"t": second, **bucket, "p99_ms": _percentile(lat, 0.99)})
+    quantiles = tuple(_percentile(latencies, q) for q in _QUANTILES)
+    return _assembled(counts, quantiles, timeline, load_seconds)
+
+
+_QUANTILES = (0.50, 0.95, 0.99)
+
+
+def _assembled(counts: Mapping[str, int], quantiles: tuple[float | None, ...], timeline: list[dict[str, Any]],
+               load_seconds: float) -> ClientMetrics:
+    completed = sum(counts.values())
+    p50, p95, p99 = quantiles
     return ClientMetrics(
         completed=completed, ok=counts["ok"], fail=counts["fail"], info=counts["info"],
-        p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
-        p99_ms=_percentile(latencies, 0.99),
+        p50_ms=p50, p95_ms=p95, p99_ms=p99,
         rps=round(completed / load_seconds, 3) if load_seconds > 0 else 0.0,
         error_rate=round((counts["fail"] + counts["info"]) / completed, 6) if completed else 0.0,
         timeline=timeline,
     )
+
+
+def history_metrics(directory: Path, *, load_seconds: float, origin_wall: float, clean: bool) -> ClientMetrics:
+    """``client_metrics`` of the history in ``directory``; ``clean``: the checker found every line JSON."""
+    try:
+        with operations(directory, clean=clean) as ops:
+            if ops is not None:
+                return _sql_metrics(ops, load_seconds=load_seconds, origin_wall=float(origin_wall))
+    except duckdb.Error:  # a number out of SQL's range (a second beyond 64 bits): the reference reads it
+        pass
+    return client_metrics(iter_events(directory), load_seconds=load_seconds, origin_wall=origin_wall)
+
+
+def _sql_metrics(ops: Operations, *, load_seconds: float, origin_wall: float) -> ClientMetrics:
+    """``client_metrics`` in SQL: an operation never completed is ``info``; a bucket is the second of the
+    invoke, and holds the operations that completed."""
+    counts = dict.fromkeys(_COMPLETIONS, 0)
+    for outcome, count in ops.rows("SELECT coalesce(outcome, 'info'), count(*) FROM ops GROUP BY ALL"):
+        counts[str(outcome)] += int(count)
+    done = "outcome IN ('ok', 'fail')"
+    overall = ops.ranked((), done, _QUANTILES).get((), (None,) * len(_QUANTILES))
+    ops.params["origin"] = origin_wall
+    second = "greatest(0, trunc(iwall - $origin))::BIGINT"
+    p99 = {key[0]: values[0] for key, values in ops.ranked((second,), done, (0.99,)).items()}
+    timeline = [{"t": int(t), "ok": int(ok), "fail": int(fail), "info": int(info), "p99_ms": _rounded(p99.get(t))}
+                for t, ok, fail, info in ops.rows(
+                    f"SELECT {second} AS t, count(*) FILTER (WHERE outcome = 'ok'), count(*) FILTER "
+                    "(WHERE outcome = 'fail'), count(*) FILTER (WHERE outcome = 'info') FROM ops "
+                    "WHERE outcome IS NOT NULL GROUP BY t ORDER BY t")]
+    return _assembled(counts, tuple(_rounded(v) for v in overall), timeline, load_seconds)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -52,10 +52,9 @@ from harness.checker.model import (
 )
 from harness.checker.reading_duckdb import read_evidence
 from harness.distributed.journal import WorkerJournal
-from harness.load.history import iter_events
 from harness.report import write_html, write_junit
 from harness.report.github import write_github_outputs
-from harness.run.metrics import ClientMetrics, client_metrics
+from harness.run.metrics import ClientMetrics, history_metrics
 from harness.rundir import RunDir
 from harness.scenario import Scenario, load_scenario
 
@@ -193,9 +192,10 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
         results.append(coverage_checker(evidence, min_ops=scenario.min_ops if scenario is not None else 1))
         counts, torn = evidence.counts, list(evidence.torn)
     recovery = recovery_seconds(run_dir)
-    metrics: ClientMetrics | None = safe("slo", lambda: client_metrics(
-        iter_events(run_dir.history), load_seconds=facts.load_seconds,
-        origin_wall=facts.load_started_wall or 0.0), None)
+    clean = evidence is not None and not evidence.damage and not evidence.torn  # every history line JSON
+    metrics: ClientMetrics | None = safe("slo", lambda: history_metrics(
+        run_dir.history, load_seconds=facts.load_seconds, origin_wall=facts.load_started_wall or 0.0, clean=clean),
+        None)
     slo: tuple[SloOutcome, ...] = ()
     if scenario is not None and metrics is not None:
         observed = metrics.observed(recovery)

@@ -1,0 +1,149 @@
+"""The history's client operations in DuckDB: each invoke paired with its completion, in SQL.
+
+The metrics of ``run.json`` (``harness.run.metrics``), the report's timeline (``harness.report.series``)
+and its per-operation and per-fault tables (``harness.report.analysis``) each pair a history's events
+in Python, which at a million orders is tens of seconds per reader (four million dictionaries
+decoded, one at a time). Here DuckDB reads every history file once, in C++ on every core, and pairs
+the events per (process, op, id, attempt) in SQL; those readers then aggregate the pairs in SQL and
+build the same objects as their Python code, which stays the definition.
+
+The SQL pairing is exact only for a **well-formed** history, so ``operations`` gives ``None`` for any
+other and the callers fall back to their Python code:
+
+- every event has a ``type`` of invoke/ok/fail/info, an ``op`` of the load generator's, a string
+  ``id``, an integer ``process``, an integer or null ``attempt``, an integer ``time`` and a non-zero
+  number ``wall`` within 10^15 seconds of the epoch's start;
+- every key has one invoke and at most one completion, which comes after it (file by file in
+  ``history_files`` order, line by line), so every Python reader pairs it the same way;
+- the caller vouches that every line is JSON (``clean``): the checker's reader has found no damaged
+  and no torn line. DuckDB's JSON reader is more lenient than JSON (``harness.checker.jsontext``)
+  and would read lines the Python readers pass over.
+
+    with operations(run_dir.history, clean=True) as ops:
+        if ops is not None:
+            ops.con.execute("SELECT count(*) FROM ops WHERE outcome IS NULL").fetchone()  # never completed
+
+Table ``ops``, one row per operation: ``op`` (its ``Op`` value), ``id`` (the id's JSON text),
+``outcome`` (ok, fail, info, or NULL when never completed), ``irow`` (the invoke's place in the
+history, for the order the Python readers meet operations in), ``iwall`` and ``cwall`` (the epoch
+seconds of the invoke and of the completion), ``latency_ms`` (the completion's ``time`` minus the
+invoke's, in milliseconds; NULL when never completed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from harness._duckdb import session
+from harness.load.history import EventType, Op, history_files
+
+_TYPES = tuple(t.value for t in (EventType.INVOKE, EventType.OK, EventType.FAIL, EventType.INFO))
+_OPS = tuple(op.value for op in Op)
+_GLOB = set("*?[]{}~")  # DuckDB would take a path with these for a pattern
+
+
+def _case(column: str, words: tuple[str, ...]) -> str:
+    return "CASE " + column + "".join(f" WHEN '\"{w}\"' THEN '{w}'" for w in words) + " END"
+
+
+_EVENTS = f"""
+CREATE TEMP TABLE events AS
+SELECT type, op, id, process, attempt, time, wall,
+       coalesce(type IS NOT NULL AND op IS NOT NULL AND jstr(id) AND process IS NOT NULL
+                AND (jnull(a) OR attempt IS NOT NULL) AND time IS NOT NULL
+                AND NOT jstr(w) AND w NOT IN ('true', 'false') AND abs(wall) < 1e15 AND wall <> 0,
+                false) AS regular
+FROM (SELECT {_case('t', _TYPES)} AS type, {_case('o', _OPS)} AS op, i AS id, whole(p) AS process, a,
+             CASE WHEN NOT jnull(a) THEN whole(a) END AS attempt, whole(tm) AS time, w,
+             CASE WHEN NOT jnull(w) THEN TRY_CAST(w AS DOUBLE) END AS wall
+      FROM read_json($paths, format = 'newline_delimited', auto_detect = false,
+                     columns = {{'type': 'JSON', 'op': 'JSON', 'id': 'JSON', 'process': 'JSON', 'attempt': 'JSON',
+                                'time': 'JSON', 'wall': 'JSON'}})
+           AS raw(t, o, i, p, a, tm, w))
+"""
+
+_PAIRS = """
+CREATE TEMP TABLE keys AS
+SELECT op, id, count(*) FILTER (WHERE type = 'invoke') AS invokes, count(*) FILTER (WHERE type <> 'invoke') AS ends,
+       min(rowid) FILTER (WHERE type = 'invoke') AS irow, min(rowid) FILTER (WHERE type <> 'invoke') AS crow,
+       min(time) FILTER (WHERE type = 'invoke') AS itime, min(time) FILTER (WHERE type <> 'invoke') AS ctime,
+       min(wall) FILTER (WHERE type = 'invoke') AS iwall, min(wall) FILTER (WHERE type <> 'invoke') AS cwall,
+       min(type) FILTER (WHERE type <> 'invoke') AS outcome
+FROM events GROUP BY process, op, id, attempt
+"""
+
+_OPS_TABLE = """
+CREATE TEMP TABLE ops AS
+SELECT op, id, outcome, irow, iwall, cwall, (ctime - itime) / 1000000.0::DOUBLE AS latency_ms FROM keys
+"""
+
+
+@dataclass(frozen=True)
+class Operations:
+    """A DuckDB connection holding table ``ops`` of one well-formed history."""
+
+    con: duckdb.DuckDBPyConnection
+    params: dict[str, object] = field(default_factory=dict)  # bound in every query that names them
+
+    def ranked(self, group: tuple[str, ...], where: str, qs: tuple[float, ...], *, maximum: bool = False
+               ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Per ``group`` (expressions over ``ops``; none: one group), the nearest-rank percentiles
+        ``qs`` of ``latency_ms`` over the rows ``where`` selects, unrounded, as
+        ``harness.report.series.percentile`` ranks a sorted list, then the maximum if asked."""
+        picks = ", ".join(f"v[greatest(1, ceil($q{n} * len(v)))::BIGINT]" for n in range(len(qs)))
+        top = ", v[len(v)]" if maximum else ""
+        keys = "".join(f"{g} AS g{n}, " for n, g in enumerate(group))
+        names = "".join(f"g{n}, " for n in range(len(group)))
+        rows = self.rows(f"SELECT {names}{picks}{top} FROM (SELECT {keys}list_sort(list(latency_ms)) AS v FROM ops "
+                         f"WHERE {where} GROUP BY ALL) WHERE len(v) > 0", {f"q{n}": float(q) for n, q in enumerate(qs)})
+        return {tuple(row[:len(group)]): tuple(row[len(group):]) for row in rows}
+
+    def rows(self, query: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        """``query``'s rows, with ``params`` and those of ``self.params`` it names bound."""
+        bound = {k: v for k, v in {**self.params, **(params or {})}.items() if f"${k}" in query}
+        return self.con.execute(query, bound).fetchall()
+
+
+def vouched(verdict: Any) -> bool:
+    """Whether a judged run's ``verdict.json`` (a ``RunVerdict``) says every history line is JSON: its
+    history checker passed and no line was torn."""
+    if verdict is None:
+        return False
+    history = verdict.checkers.get("history")
+    return history is not None and history.valid.value == "pass" and not verdict.torn_lines
+
+
+@contextmanager
+def operations(directory: Path, *, clean: bool) -> Iterator[Operations | None]:
+    """The paired operations of ``directory``'s history, or ``None`` when the SQL would not pair them
+    exactly as the Python readers do (see the module's docstring)."""
+    paths = [str(path) for path in history_files(directory)]
+    if not clean or not paths or any(_GLOB & set(path) for path in paths):
+        yield None
+        return
+    with session() as con:
+        try:
+            con.execute(_EVENTS, {"paths": paths})
+        except duckdb.Error:  # a line its JSON reader refuses
+            yield None
+            return
+        con.execute(_PAIRS)
+        irregular = con.execute(
+            "SELECT (SELECT count(*) FROM events WHERE NOT regular) + (SELECT count(*) FROM keys "
+            "WHERE invokes <> 1 OR ends > 1 OR crow < irow)").fetchone()
+        if irregular is None or irregular[0]:
+            yield None
+            return
+        try:
+            con.execute(_OPS_TABLE)
+        except duckdb.Error:  # a time difference beyond 64 bits
+            yield None
+            return
+        con.execute("DROP TABLE events")
+        yield Operations(con)
