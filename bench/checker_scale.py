@@ -1,14 +1,17 @@
 """How fast and how small reading a large run's evidence is: 1,000,000 orders with their history.
 
 Writes a synthetic run directory (history of 8 processes with duplicates and unknown outcomes, the
-SUT state, the provider ledger, the final-read marker) into a temporary folder, and a second one
+SUT state, the provider ledger, ``run.json``, the scenario, the fault journal and the manifest) into a
+temporary folder, and a second one
 with the same history in another key order and spacing. Then measures, each in a fresh child
 process so that its memory is its own: the previous implementation (``load_inputs`` + ``check``,
 if an old source tree is given with ``--previous-src``: it left the tree in 605fe04), the Python
 reference reader (``harness.checker.reading``; ``--skip-python`` skips it: about a minute, 2.4 GiB), and
-the DuckDB reader (``harness.checker.reading_duckdb``) on both layouts. For each: wall time, CPU
+the DuckDB reader (``harness.checker.reading_duckdb``) on both layouts, the whole verdict (``judge_run``:
+the manifest checked, the evidence read and judged, the SLO metrics) and the whole ``orderquake check``
+(the verdict, then ``verdict.json``, ``report.html`` and ``junit.xml``). For each: wall time, CPU
 time (its threads and children included) and peak RSS (sampled from /proc every 10 ms, children
-included). The DuckDB reader must stay within 3 s and 700 MiB; the machine's load average is
+included). The DuckDB reader and the verdict must stay within 3 s and 700 MiB; the machine's load average is
 printed too, since on a shared machine CPU time is the steadier number.
 
     python -m bench checker_scale
@@ -20,6 +23,7 @@ An old tree for ``--previous-src``: ``git archive 34c5b42 harness | tar -x -C DI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -84,11 +88,27 @@ def generate(run_dir: Path, orders: int, rewritten: Path | None = None) -> None:
         handle.close()
     (state / "sut_payouts.jsonl").write_text("")
     (state / "provider_payouts.ndjson").write_text("")
-    (state / "complete.json").write_text("{}")
+    _complete(run_dir, orders)
     if rewritten is not None:
         (rewritten / "state").mkdir()
         for path in state.iterdir():
-            os.link(path, rewritten / "state" / path.name)
+            if path.name != "complete.json":
+                os.link(path, rewritten / "state" / path.name)
+        _complete(rewritten, orders)
+
+
+def _complete(run_dir: Path, orders: int) -> None:
+    """What else a finished run leaves, so that ``orderquake check`` judges it as it would a real one:
+    ``run.json`` (the load's start and length), the scenario, an empty fault journal, the manifest."""
+    from harness.checker.integrity import write_manifest
+    from harness.rundir import RunDir
+
+    run = RunDir(run_dir)
+    run.write_json(run.run_info, {"variant": "correct", "started": "2026-11-23T10:00:00+00:00",
+                                  "load_started_wall": 1795416377.0, "load_seconds": max(1.0, orders * 1e-5)})
+    run.scenario.write_text((Path(__file__).resolve().parent.parent / "scenarios" / "smoke.yaml").read_text())
+    run.faults.write_text("")
+    write_manifest(run)
 
 
 class _TreeRss(threading.Thread):
@@ -126,7 +146,21 @@ class _TreeRss(threading.Thread):
 
 def measure_reader(reader: str, run_dir: Path, previous_src: Path | None) -> dict[str, Any]:
     """Read ``run_dir`` once with ``reader``; called in a child so that the RSS is the reader's alone."""
-    if reader == "previous":
+    if reader in ("verdict", "check"):
+        from harness.checker.model import RunVerdict
+        from harness.cli.main import main as orderquake
+        from harness.run.verdict import judge_run
+        from harness.rundir import RunDir
+
+        def run() -> dict[str, Any]:
+            if reader == "verdict":  # what the checker decides, without the report
+                verdict, _ = judge_run(RunDir(run_dir))
+            else:  # the whole command: the verdict, verdict.json, run.json's metrics, report.html, junit.xml
+                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                    orderquake(["check", str(run_dir)])
+                verdict = RunVerdict.from_json(json.loads(RunDir(run_dir).verdict.read_text()))
+            return {"verdict": verdict.verdict.value, "attempted": verdict.counts.attempted}
+    elif reader == "previous":
         if previous_src is not None:
             sys.path.insert(0, str(previous_src))
         try:
@@ -197,7 +231,8 @@ def measure(orders: int, *, skip_python: bool, rewritten_too: bool,
         print(f"generated {orders} orders ({size / 1e6:.0f} MB of artifacts"
               f"{', and the history again in another layout' if rewritten_too else ''}) in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-        plan = [("previous", run_dir), ("python", run_dir), ("duckdb", run_dir)]
+        plan = [("previous", run_dir), ("python", run_dir), ("duckdb", run_dir), ("verdict", run_dir),
+                ("check", run_dir)]
         plan += [("duckdb", rewritten)] if rewritten_too else []
         rows = []
         for reader, directory in plan:
@@ -217,7 +252,7 @@ def figures(quick: bool = True) -> list[Figure]:
     orders = 1_000_000
     rows = measure(orders, skip_python=True, rewritten_too=not quick, previous_src=None)
     report(rows)
-    numbers = dict(rows)["duckdb"]
+    numbers, whole, command = dict(rows)["duckdb"], dict(rows)["verdict"], dict(rows)["check"]
     reproduce = "python -m bench.checker_scale --skip-python" + (" --no-rewritten" if quick else "")
     if "wall_s" not in numbers:
         failed = str(numbers.get("failed") or numbers.get("skipped"))
@@ -232,7 +267,21 @@ def figures(quick: bool = True) -> list[Figure]:
         Figure("checker on 1,000,000 synthetic orders (DuckDB reader): peak memory",
                f"{rss:.0f} MiB RSS (target 700 MiB)",
                "DuckDB's hash tables of the join, plus the Python process around it", reproduce),
+        Figure("the verdict on 1,000,000 synthetic orders (judge_run)", _timed(whole, "target 3 s"),
+               "the manifest's SHA-256 of 300 MB of state, the reader above, then run.json's SLO metrics from a "
+               "second DuckDB pass over the history (harness.load.history_sql)", reproduce),
+        Figure("orderquake check on 1,000,000 synthetic orders (verdict, report.html, junit.xml)",
+               _timed(command, "57 s before the history's operations moved to SQL"),
+               "the verdict, then the report's own DuckDB pass over the history for its timeline and tables",
+               reproduce),
     ]
+
+
+def _timed(numbers: dict[str, Any], note: str) -> str:
+    if "wall_s" not in numbers:
+        return f"failed: {numbers.get('failed') or numbers.get('skipped')}"
+    return (f"{numbers['wall_s']:.2f} s wall, {numbers['cpu_s']:.2f} s CPU, "
+            f"{int(numbers['peak_rss_bytes']) / (1 << 20):.0f} MiB ({note})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,11 +308,11 @@ def report(rows: list[tuple[str, dict[str, Any]]]) -> int:
     for label, numbers in rows:
         if "wall_s" not in numbers:
             print(f"{label:34} {'-':>7} {'-':>7} {'-':>9}   {numbers.get('skipped') or numbers.get('failed')}")
-            ok = ok and not label.startswith("duckdb")
+            ok = ok and not label.startswith(("duckdb", "verdict", "check"))
             continue
         rss = int(numbers["peak_rss_bytes"])
         verdict = ""
-        if label.startswith("duckdb"):
+        if label.startswith(("duckdb", "verdict")):  # the reader, and the whole verdict
             passed = numbers["wall_s"] <= _TARGET_SECONDS and rss <= _TARGET_BYTES
             ok = ok and passed
             verdict = "PASS" if passed else "MISS"
@@ -274,7 +323,8 @@ def report(rows: list[tuple[str, dict[str, Any]]]) -> int:
               f"{shown} {verdict}")
     same = "the same evidence" if len(summaries) == 1 else f"{len(summaries)} different evidences"
     print(f"\nreaders of evidence: {same}; targets {_TARGET_SECONDS:.0f} s and {_TARGET_BYTES >> 20} MiB for the "
-          f"DuckDB reader; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"DuckDB reader and the verdict (judge_run: integrity, reading, judging, metrics); 'check' is the whole "
+          f"command, report.html included; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = ok and len(summaries) <= 1
     print("PASS" if ok else "MISS")
     return 0 if ok else 1
