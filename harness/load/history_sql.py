@@ -32,6 +32,7 @@ invoke's, in milliseconds; NULL when never completed).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,6 +85,23 @@ SELECT op, id, outcome, irow, iwall, cwall, (ctime - itime) / 1000000.0::DOUBLE 
 """
 
 
+QUANTILES = (0.50, 0.95, 0.99)  # the percentiles run.json and the report show
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Nearest rank, rounded to the microsecond: the one ranking of ``run.json``'s metrics, the report's
+    charts and tables and the capacity steps, so their numbers agree; ``Operations.ranked`` picks the
+    same value in SQL."""
+    if not sorted_values:
+        return None
+    return rounded(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)])
+
+
+def rounded(ms: float | None) -> float | None:
+    """A latency in milliseconds as every reader shows it: to three decimals."""
+    return None if ms is None else round(ms, 3)
+
+
 @dataclass(frozen=True)
 class Operations:
     """A DuckDB connection holding table ``ops`` of one well-formed history."""
@@ -94,8 +112,8 @@ class Operations:
     def ranked(self, group: tuple[str, ...], where: str, qs: tuple[float, ...], *, maximum: bool = False
                ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """Per ``group`` (expressions over ``ops``; none: one group), the nearest-rank percentiles
-        ``qs`` of ``latency_ms`` over the rows ``where`` selects, unrounded, as
-        ``harness.report.series.percentile`` ranks a sorted list, then the maximum if asked."""
+        ``qs`` of ``latency_ms`` over the rows ``where`` selects, unrounded, as ``percentile`` ranks a
+        sorted list, then the maximum if asked."""
         picks = ", ".join(f"v[greatest(1, ceil($q{n} * len(v)))::BIGINT]" for n in range(len(qs)))
         top = ", v[len(v)]" if maximum else ""
         keys = "".join(f"{g} AS g{n}, " for n, g in enumerate(group))

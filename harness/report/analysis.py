@@ -31,7 +31,7 @@ import duckdb
 
 from harness.checker.model import Kind, RunVerdict
 from harness.load.history import EventType, Op, iter_events
-from harness.load.history_sql import Operations
+from harness.load.history_sql import QUANTILES, Operations, percentile, rounded
 from harness.rundir import RunDir
 
 _COMPLETIONS = {EventType.OK.value, EventType.FAIL.value, EventType.INFO.value}
@@ -135,11 +135,8 @@ def per_operation(run_dir: RunDir, ops: Operations | None = None) -> dict[str, O
     ranked = {}
     for op, values in latencies.items():
         values.sort()
-        ranked[op] = (*(_percentile(values, q) for q in _QUANTILES), round(values[-1], 3))
+        ranked[op] = (*(percentile(values, q) for q in QUANTILES), rounded(values[-1]))
     return _stats(outcomes, ranked)
-
-
-_QUANTILES = (0.50, 0.95, 0.99)
 
 
 def _stats(outcomes: Mapping[Op, Mapping[str, int]], ranked: Mapping[Op, tuple[float | None, ...]]
@@ -151,7 +148,7 @@ def _stats(outcomes: Mapping[Op, Mapping[str, int]], ranked: Mapping[Op, tuple[f
             continue
         counts = outcomes[op]
         total = sum(counts.values())
-        p50, p95, p99, top = ranked.get(op, (None,) * (len(_QUANTILES) + 1))
+        p50, p95, p99, top = ranked.get(op, (None,) * (len(QUANTILES) + 1))
         stats[op.value] = OperationStats(
             op=op.value, count=total, ok=counts["ok"], fail=counts["fail"], info=counts["info"],
             p50_ms=p50, p95_ms=p95, p99_ms=p99, max_ms=top,
@@ -165,8 +162,8 @@ def _sql_per_operation(ops: Operations) -> dict[str, OperationStats]:
     outcomes: dict[Op, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COMPLETIONS, 0))
     for op, outcome, count in ops.rows("SELECT op, coalesce(outcome, 'info'), count(*) FROM ops GROUP BY ALL"):
         outcomes[Op(op)][outcome] += int(count)
-    ranked = {Op(key[0]): tuple(None if v is None else round(v, 3) for v in values)
-              for key, values in ops.ranked(("op",), "outcome IN ('ok', 'fail')", _QUANTILES, maximum=True).items()}
+    ranked = {Op(key[0]): tuple(rounded(v) for v in values)
+              for key, values in ops.ranked(("op",), "outcome IN ('ok', 'fail')", QUANTILES, maximum=True).items()}
     return _stats(outcomes, ranked)
 
 
@@ -293,12 +290,6 @@ def _operations(events: Iterable[Mapping[str, Any]]) -> Iterator[_Operation]:
     for op, op_id, _, invoked_wall in pending.values():
         yield _Operation(op, op_id, EventType.INFO.value, invoked_wall, None, None)
 
-
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest rank, the method of ``harness.run.metrics``, so the numbers agree with ``run.json``'s."""
-    if not sorted_values:
-        return None
-    return round(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)], 3)
 
 
 def _first_invoked(operations: Iterable[_Operation]) -> dict[tuple[Kind, str], float]:

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from harness.load.history import EventType, Op, iter_events
-from harness.load.history_sql import Operations
+from harness.load.history_sql import QUANTILES, Operations, percentile, rounded
 from harness.rundir import RunDir
 
 _OUTCOMES = (EventType.OK.value, EventType.FAIL.value, EventType.INFO.value)
@@ -125,7 +125,7 @@ def _sql_timeline(ops: Operations, *, origin_wall: float, min_seconds: int) -> T
                                           "WHERE outcome IS NOT NULL GROUP BY ALL"):
         counts[op][outcome][t] = int(count)
         last = max(last, int(t))
-    ranked = ops.ranked(("op", second), "outcome IN ('ok', 'fail')", _QUANTILES)
+    ranked = ops.ranked(("op", second), "outcome IN ('ok', 'fail')", QUANTILES)
     never = {op: int(n) for op, n in ops.rows(
         "SELECT op, count(*) FROM ops WHERE outcome IS NULL GROUP BY op ORDER BY min(irow)")}
     seconds = last + 1
@@ -133,9 +133,9 @@ def _sql_timeline(ops: Operations, *, origin_wall: float, min_seconds: int) -> T
     for op in _OP_NAMES:
         if op not in counts and op not in never:
             continue
-        picked = [ranked.get((op, s), (None,) * len(_QUANTILES)) for s in range(seconds)]
-        p50, p95, p99 = (tuple(None if row[n] is None else round(row[n], 3) for row in picked)
-                         for n in range(len(_QUANTILES)))
+        picked = [ranked.get((op, s), (None,) * len(QUANTILES)) for s in range(seconds)]
+        p50, p95, p99 = (tuple(rounded(row[n]) for row in picked)
+                         for n in range(len(QUANTILES)))
         outcome = {name: tuple(counts[op][name].get(s, 0) for s in range(seconds)) for name in _OUTCOMES}
         series.append(OpSeries(op=op, ok=outcome["ok"], fail=outcome["fail"], info=outcome["info"],
                                p50_ms=p50, p95_ms=p95, p99_ms=p99))
@@ -184,12 +184,9 @@ def _json_object(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-_QUANTILES = (0.50, 0.95, 0.99)
-
-
 def _series(op: str, counts: Mapping[str, Mapping[int, int]], latencies: Mapping[int, list[float]],
             seconds: int) -> OpSeries:
-    quantiles: dict[float, list[float | None]] = {q: [] for q in _QUANTILES}
+    quantiles: dict[float, list[float | None]] = {q: [] for q in QUANTILES}
     for second in range(seconds):
         values = sorted(latencies.get(second, ()))
         for q, column in quantiles.items():
@@ -198,12 +195,6 @@ def _series(op: str, counts: Mapping[str, Mapping[int, int]], latencies: Mapping
     return OpSeries(op=op, ok=outcome["ok"], fail=outcome["fail"], info=outcome["info"],
                     p50_ms=tuple(quantiles[0.50]), p95_ms=tuple(quantiles[0.95]), p99_ms=tuple(quantiles[0.99]))
 
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest rank, as ``harness.run.metrics`` computes it, so a chart and ``run.json`` agree."""
-    if not sorted_values:
-        return None
-    return round(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)], 3)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ million orders is seconds instead of a minute.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 import duckdb
 
 from harness.load.history import iter_events
-from harness.load.history_sql import Operations, operations
+from harness.load.history_sql import QUANTILES, Operations, operations, percentile, rounded
 
 _COMPLETIONS = ("ok", "fail", "info")
 
@@ -46,12 +45,6 @@ class ClientMetrics:
         return {"p50": self.p50_ms, "p95": self.p95_ms, "p99": self.p99_ms, "error_rate": self.error_rate,
                 "rps": self.rps, "recovery": recovery_seconds}
 
-
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    index = max(0, math.ceil(q * len(sorted_values)) - 1)
-    return _rounded(sorted_values[index])
 
 
 def client_metrics(events: Iterable[Mapping[str, Any]], *, load_seconds: float,
@@ -90,12 +83,9 @@ def client_metrics(events: Iterable[Mapping[str, Any]], *, load_seconds: float,
     for second in sorted(per_second):
         bucket = per_second[second]
         lat = sorted(bucket.pop("lat"))
-        timeline.append({"t": second, **bucket, "p99_ms": _percentile(lat, 0.99)})
-    quantiles = tuple(_percentile(latencies, q) for q in _QUANTILES)
+        timeline.append({"t": second, **bucket, "p99_ms": percentile(lat, 0.99)})
+    quantiles = tuple(percentile(latencies, q) for q in QUANTILES)
     return _assembled(counts, quantiles, timeline, load_seconds)
-
-
-_QUANTILES = (0.50, 0.95, 0.99)
 
 
 def _assembled(counts: Mapping[str, int], quantiles: tuple[float | None, ...], timeline: list[dict[str, Any]],
@@ -129,17 +119,14 @@ def _sql_metrics(ops: Operations, *, load_seconds: float, origin_wall: float) ->
     for outcome, count in ops.rows("SELECT coalesce(outcome, 'info'), count(*) FROM ops GROUP BY ALL"):
         counts[str(outcome)] += int(count)
     done = "outcome IN ('ok', 'fail')"
-    overall = ops.ranked((), done, _QUANTILES).get((), (None,) * len(_QUANTILES))
+    overall = ops.ranked((), done, QUANTILES).get((), (None,) * len(QUANTILES))
     ops.params["origin"] = origin_wall
     second = "greatest(0, trunc(iwall - $origin))::BIGINT"
     p99 = {key[0]: values[0] for key, values in ops.ranked((second,), done, (0.99,)).items()}
-    timeline = [{"t": int(t), "ok": int(ok), "fail": int(fail), "info": int(info), "p99_ms": _rounded(p99.get(t))}
+    timeline = [{"t": int(t), "ok": int(ok), "fail": int(fail), "info": int(info), "p99_ms": rounded(p99.get(t))}
                 for t, ok, fail, info in ops.rows(
                     f"SELECT {second} AS t, count(*) FILTER (WHERE outcome = 'ok'), count(*) FILTER "
                     "(WHERE outcome = 'fail'), count(*) FILTER (WHERE outcome = 'info') FROM ops "
                     "WHERE outcome IS NOT NULL GROUP BY t ORDER BY t")]
-    return _assembled(counts, tuple(_rounded(v) for v in overall), timeline, load_seconds)
+    return _assembled(counts, tuple(rounded(v) for v in overall), timeline, load_seconds)
 
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)

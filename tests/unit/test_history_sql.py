@@ -25,8 +25,8 @@ from harness.load.history import iter_events
 from harness.load.history_sql import operations
 from harness.report.analysis import blast_radius, per_operation
 from harness.report.series import _sql_timeline, load_origin, per_second
-from harness.rundir import RunDir
 from harness.run.metrics import client_metrics, history_metrics
+from harness.rundir import RunDir
 
 ORIGIN = 1795416377.25
 OPS = ("order", "payout", "get_order", "get_payout")
@@ -156,7 +156,8 @@ def test_the_sql_timeline_is_the_python_timeline(drawn: tuple[list[list[dict[str
 
 
 @given(histories())
-def test_the_sql_per_operation_table_and_origin_are_the_python_ones(drawn: tuple[list[list[dict[str, Any]]], int]) -> None:
+def test_the_sql_per_operation_table_and_origin_are_the_python_ones(
+        drawn: tuple[list[list[dict[str, Any]]], int]) -> None:
     files, seed = drawn
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = RunDir(Path(tmp))
