@@ -13,8 +13,9 @@ other and the callers fall back to their Python code:
 - every event has a ``type`` of invoke/ok/fail/info, an ``op`` of the load generator's, a string
   ``id``, an integer ``process``, an integer or null ``attempt``, an integer ``time`` and a non-zero
   number ``wall`` within 10^15 seconds of the epoch's start;
-- every key has one invoke and at most one completion, which comes after it (file by file in
-  ``history_files`` order, line by line), so every Python reader pairs it the same way;
+- every key's events alternate, an invoke first, each completion after its invoke (file by file in
+  ``history_files`` order, line by line): one operation, or the same key used again after it completed
+  (a client reading one order again and again), so every Python reader pairs them the same way;
 - the caller vouches that every line is JSON (``clean``): the checker's reader has found no damaged
   and no torn line. DuckDB's JSON reader is more lenient than JSON (``harness.checker.jsontext``)
   and would read lines the Python readers pass over.
@@ -71,7 +72,8 @@ FROM (SELECT {_case('t', _TYPES)} AS type, {_case('o', _OPS)} AS op, i AS id, wh
 
 _PAIRS = """
 CREATE TEMP TABLE keys AS
-SELECT op, id, count(*) FILTER (WHERE type = 'invoke') AS invokes, count(*) FILTER (WHERE type <> 'invoke') AS ends,
+SELECT process, op, id, attempt, count(*) FILTER (WHERE type = 'invoke') AS invokes,
+       count(*) FILTER (WHERE type <> 'invoke') AS ends,
        min(rowid) FILTER (WHERE type = 'invoke') AS irow, min(rowid) FILTER (WHERE type <> 'invoke') AS crow,
        min(time) FILTER (WHERE type = 'invoke') AS itime, min(time) FILTER (WHERE type <> 'invoke') AS ctime,
        min(wall) FILTER (WHERE type = 'invoke') AS iwall, min(wall) FILTER (WHERE type <> 'invoke') AS cwall,
@@ -79,9 +81,30 @@ SELECT op, id, count(*) FILTER (WHERE type = 'invoke') AS invokes, count(*) FILT
 FROM events GROUP BY process, op, id, attempt
 """
 
+# A key used again and again (a client reading the same order each time it looks): its events one after the
+# other, each with the next; well-formed when they alternate, invoke first.
+_AGAIN = """
+CREATE TEMP TABLE again AS
+SELECT e.rowid AS r, e.op, e.id, e.type, e.time, e.wall,
+       row_number() OVER w AS n, lead(e.type) OVER w AS next_type, lead(e.time) OVER w AS next_time,
+       lead(e.wall) OVER w AS next_wall
+FROM events e SEMI JOIN (SELECT * FROM keys WHERE invokes > 1) k
+     ON e.process = k.process AND e.op = k.op AND e.id = k.id AND e.attempt IS NOT DISTINCT FROM k.attempt
+WINDOW w AS (PARTITION BY e.process, e.op, e.id, e.attempt ORDER BY e.rowid)
+"""
+
+_IRREGULAR = """
+SELECT (SELECT count(*) FROM events WHERE NOT regular)
+     + (SELECT count(*) FROM keys WHERE invokes = 0 OR (invokes = 1 AND (ends > 1 OR crow < irow)))
+     + (SELECT count(*) FROM again WHERE (n % 2 = 1) <> (type = 'invoke'))
+"""
+
 _OPS_TABLE = """
 CREATE TEMP TABLE ops AS
 SELECT op, id, outcome, irow, iwall, cwall, (ctime - itime) / 1000000.0::DOUBLE AS latency_ms FROM keys
+WHERE invokes = 1
+UNION ALL
+SELECT op, id, next_type, r, wall, next_wall, (next_time - time) / 1000000.0::DOUBLE FROM again WHERE type = 'invoke'
 """
 
 
@@ -152,9 +175,8 @@ def operations(directory: Path, *, clean: bool) -> Iterator[Operations | None]:
             yield None
             return
         con.execute(_PAIRS)
-        irregular = con.execute(
-            "SELECT (SELECT count(*) FROM events WHERE NOT regular) + (SELECT count(*) FROM keys "
-            "WHERE invokes <> 1 OR ends > 1 OR crow < irow)").fetchone()
+        con.execute(_AGAIN)
+        irregular = con.execute(_IRREGULAR).fetchone()
         if irregular is None or irregular[0]:
             yield None
             return
@@ -163,5 +185,5 @@ def operations(directory: Path, *, clean: bool) -> Iterator[Operations | None]:
         except duckdb.Error:  # a time difference beyond 64 bits
             yield None
             return
-        con.execute("DROP TABLE events")
+        con.execute("DROP TABLE events; DROP TABLE again")
         yield Operations(con)

@@ -13,7 +13,7 @@ import json
 import random
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,12 @@ ODD = st.sampled_from([("process", 1.0), ("process", "1"), ("process", True), ("
 def histories(draw: st.DrawFn) -> tuple[list[list[dict[str, Any]]], int]:
     """Per file, its events in order; the events of distinct keys, unless a damage was drawn."""
     chosen = draw(st.lists(operation, max_size=30, unique_by=lambda o: (o.process, o.op, o.id, o.attempt)))
+    # The same key used again (a client reading one order each time it looks): after the first completed,
+    # or overlapping it, or after one that never completed (the last two are not well-formed).
+    for index, start, outcome in draw(st.lists(st.tuples(st.integers(0, 29), st.integers(0, 4000),
+                                                         st.sampled_from(["ok", "info", None])), max_size=4)):
+        if chosen:
+            chosen.append(replace(chosen[index % len(chosen)], invoke_ms=start, outcome=outcome))
     files: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in range(draw(st.integers(1, 3)))]
     for op in chosen:
         base = {"process": op.process, "op": op.op, "id": op.id, "attempt": op.attempt}
@@ -131,12 +137,17 @@ def test_a_well_formed_history_is_paired_in_sql(chosen: list[Operation], seed: i
             base = {"process": op.process, "op": op.op, "id": op.id, "attempt": op.attempt}
             files[0].append({**base, "type": op.outcome, "time": op.invoke_ms * 10**6 + op.latency_us * 1000,
                              "wall": ORIGIN + op.invoke_ms + 1})
+    again = [op for op in chosen if op.outcome is not None]  # each read (or written) once more, after
+    for op in again:
+        base = {"process": op.process, "op": op.op, "id": op.id, "attempt": op.attempt}
+        files[0] += [{**base, "type": "invoke", "time": 10**13, "wall": ORIGIN + 5000},
+                     {**base, "type": "ok", "time": 10**13 + 7, "wall": ORIGIN + 5001}]
     with tempfile.TemporaryDirectory() as tmp:
         history = write(Path(tmp), files, seed)
         with operations(history, clean=True) as ops:
             assert ops is not None
             (count,) = ops.rows("SELECT count(*) FROM ops")[0]
-            assert count == len(chosen)
+            assert count == len(chosen) + len(again)
         with operations(history, clean=False) as ops:
             assert ops is None  # lines the checker did not vouch for are the Python readers' to read
 
