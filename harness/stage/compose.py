@@ -43,8 +43,9 @@ from harness._paths import PROJECT_ROOT
 from harness.load.steps import flows_env
 from harness.stage.local import LINKS, SUT_DATABASE, Link, StageConfig, _secret
 from harness.stage.ports import free_port
-from harness.stage.postgres import StopMode
+from harness.stage.postgres import StopMode, accepts_connections
 from harness.stage.process import alive, start_time
+from harness.stage.protocol import heal_each
 from harness.stage.provider_control import ProviderControl
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient
@@ -290,11 +291,7 @@ class ContainerPostgres:
         return self.process.running
 
     def accepts_connections(self) -> bool:
-        try:
-            with psycopg.connect(self.url, connect_timeout=2):
-                return True
-        except psycopg.OperationalError:
-            return False
+        return accepts_connections(self.url)
 
     def start(self, deadline_s: float = 30.0) -> None:
         if not self.running:
@@ -570,20 +567,8 @@ class ComposeStage:
 
     def heal(self) -> None:
         """Every toxic removed, every link enabled, PostgreSQL and every component running."""
-        errors: list[str] = []
-        try:
-            self.toxiproxy.reset()
-        except OrderquakeError as exc:
-            errors.append(str(exc))
-        steps: list[tuple[str, Callable[[], None]]] = [("postgres", self.postgres.start)]
-        steps += [(name, lambda name=name: self.restart(name)) for name in self.components]  # type: ignore[misc]
-        for _name, step in steps:
-            try:
-                step()
-            except OrderquakeError as exc:
-                errors.append(str(exc))
-        if errors:
-            raise InfrastructureError("the compose stage could not be healed: " + "; ".join(errors))
+        restarts = [lambda name=name: self.restart(name) for name in self.components]
+        heal_each([self.toxiproxy.reset, self.postgres.start, *restarts], "the compose stage")
 
     def stop(self) -> None:
         """Keep each container's log in the log folder, remove every container and the network."""

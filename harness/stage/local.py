@@ -24,12 +24,13 @@ from pathlib import Path
 
 from contract import Link as LinkName
 from contract import publishable_key
-from harness._exceptions import InfrastructureError, OrderquakeError, SutError, UsageError
+from harness._exceptions import OrderquakeError, SutError, UsageError
 from harness.load.steps import flows_env
 from harness.stage import intercept
 from harness.stage.ports import free_port
 from harness.stage.postgres import PostgresServer, data_home
 from harness.stage.process import SupervisedProcess, http_probe, run_setup
+from harness.stage.protocol import heal_each
 from harness.stage.provider_control import ProviderControl
 from harness.stage.state import StageState, clean_orphans, new_state
 from harness.stage.toxiproxy import ToxiproxyClient, toxiproxy_process
@@ -332,25 +333,15 @@ class LocalStage:
 
     def heal(self) -> None:
         """Every toxic removed, every link enabled, PostgreSQL and every component running."""
-        errors: list[str] = []
-        try:
-            self.toxiproxy.reset()
-        except OrderquakeError as exc:
-            errors.append(str(exc))
-        if not self.postgres.running:
-            try:
+        def postgres() -> None:
+            if not self.postgres.running:
                 self.postgres.start()
                 self.state.record("postgres", self.postgres.pid, self.postgres.url)
-            except OrderquakeError as exc:
-                errors.append(str(exc))
-        for name, process in self.components.items():
-            if not process.running:
-                try:
-                    self.restart(name)
-                except OrderquakeError as exc:
-                    errors.append(str(exc))
-        if errors:
-            raise InfrastructureError("the stage could not be healed: " + "; ".join(errors))
+
+        def restarted(name: str) -> Callable[[], None]:
+            return lambda: None if self.components[name].running else self.restart(name)
+
+        heal_each([self.toxiproxy.reset, postgres, *map(restarted, self.components)], "the stage")
 
     def stop(self) -> None:
         """Stop everything (SUT first, PostgreSQL last) and remove the state file."""

@@ -101,6 +101,15 @@ def _grant_traverse(path: Path) -> None:
             os.chmod(parent, mode | 0o001)
 
 
+def accepts_connections(url: str) -> bool:
+    """Whether the server at ``url`` takes a connection now (the readiness probe of every stage)."""
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
 @dataclass
 class PostgresServer:
     """One PostgreSQL cluster in ``data_dir`` listening on 127.0.0.1:``port``."""
@@ -179,11 +188,7 @@ class PostgresServer:
         return self._server
 
     def _accepts_connections(self) -> bool:
-        try:
-            with psycopg.connect(self.url, connect_timeout=2):
-                return True
-        except psycopg.OperationalError:
-            return False
+        return accepts_connections(self.url)
 
     def start(self, deadline_s: float = 30.0) -> None:
         """Start the postmaster as a child of this process; return once it accepts connections.

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from harness._exceptions import InfrastructureError, OrderquakeError
 from harness.stage.postgres import StopMode
 
 if TYPE_CHECKING:
@@ -76,3 +77,16 @@ class Stage(Protocol):
     def register_process(self, name: str, pids: list[int]) -> None: ...
     def heal(self) -> None: ...
     def stop(self) -> None: ...
+
+
+def heal_each(steps: Iterable[Callable[[], None]], what: str) -> None:
+    """Run every step of a heal, each even when one before it failed; then raise ``InfrastructureError``
+    naming every failure, so that one stuck part never leaves the others faulted."""
+    errors: list[str] = []
+    for step in steps:
+        try:
+            step()
+        except OrderquakeError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise InfrastructureError(f"{what} could not be healed: " + "; ".join(errors))
