@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ import yaml
 
 from contract import publishable_key
 from harness.stage.postgres import PostgresServer, data_home
+from tests.integration.processes import healthy, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 TARGET = REPO / "examples" / "merchant" / "target.yaml"
@@ -55,36 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``condition()`` until true; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> Callable[[], bool]:
-    def check() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"{url} exited with {process.returncode}: {log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
-    return check
 
 
 @dataclass
@@ -201,14 +172,14 @@ class Stage:
             process = subprocess.Popen(argv, cwd=REPO, env=sut_env, stdout=out, stderr=subprocess.STDOUT)
         merchant = Merchant(f"http://127.0.0.1:{self.sut_port}", database_url, variant, self.provider)
         try:
-            wait_for(_healthy(merchant.url, process, log), 30, f"the merchant ({variant}) answers /healthz")
+            wait_for(healthy(merchant.url, process, log), 30, f"the merchant ({variant}) answers /healthz")
             credentials = {"email": "buyer@shop.test", "password": "pw-buyer"}
             assert merchant.api("POST", "/api/signup/", json=credentials).status_code == 201
             merchant.token = merchant.api("POST", "/api/login/", json=credentials).json()["token"]
             yield merchant
         finally:
             merchant.http.close()
-            _stop(process)
+            stop(process)
 
 
 @contextmanager
@@ -229,13 +200,13 @@ def stage(root: Path) -> Iterator[Stage]:
             process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                        env=os.environ | {"PYTHONPATH": str(REPO)})
         try:
-            wait_for(_healthy(url, process, log), 30, "the stripe-dialect provider answers /healthz")
+            wait_for(healthy(url, process, log), 30, "the stripe-dialect provider answers /healthz")
             with httpx.Client(base_url=url, timeout=10) as control:
                 provider = Provider(url, control)
                 provider.behave(decline_rate=0.0, settle_delay_ms=100, callback_backoff_ms=100)
                 yield Stage(postgres, provider, sut_port, root)
         finally:
-            _stop(process)
+            stop(process)
     finally:
         postgres.stop("immediate")  # no checkpoint: the cluster is thrown away
         if data != root / "pg":  # a cluster kept outside the test's folder (run as root) is removed here

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+
+from tests.integration.processes import healthy, stop, wait_for
 
 API_KEY = "it-key"
 WEBHOOK_SECRET = "it-secret"
@@ -81,12 +83,7 @@ class ProviderProcess:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self.process = None
 
 
@@ -165,15 +162,6 @@ def callback_receiver(statuses: list[int] | None = None, default: int = 200) -> 
         thread.join(timeout=10)
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0, what: str = "condition") -> None:
-    """Poll ``condition()`` until it is true; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout_s} s")
-        time.sleep(0.05)
-
-
 @dataclass
 class StripeHooks:
     """Webhooks a Stripe-dialect provider delivered: (raw body, Stripe-Signature, path) in arrival order."""
@@ -229,19 +217,7 @@ def stripe_provider(workdir: Path, *, api_key: str, webhook_secret: str, hooks: 
         process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                    env=os.environ | {"PYTHONPATH": str(REPO)})
     try:
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"provider exited: {log.read_text()[-2000:]}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_for(healthy, 60, "the stripe-dialect provider answers /healthz")  # slow on a busy machine
+        wait_for(healthy(url, process, log), 60, "the stripe-dialect provider answers /healthz")  # slow when busy
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
