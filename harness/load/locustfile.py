@@ -28,6 +28,8 @@ from typing import Any
 import gevent
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 
 from contract import Flow
 from harness.flows.engine import Result
@@ -105,6 +107,9 @@ def _on_quitting(**_: Any) -> None:
     RECORDER.flush()
 
 
+_STOPPING = (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED)
+
+
 def classify(status: int | None) -> EventType:
     """2xx done, 4xx definitely not done (408 aside), anything else (no response, 5xx) unknown."""
     if status is None or status == 0:
@@ -136,6 +141,12 @@ class OrderClient(FastHttpUser):
 
     @task
     def act(self) -> None:
+        runner = self.environment.runner
+        if runner is not None and runner.state in _STOPPING:
+            # Locust kills a user it finds waiting; with no think time the user may already be woken
+            # and would open an operation the kill then cuts short, an unknown outcome of our own
+            # making. Once the runner is stopping, no operation starts.
+            raise StopUser
         op = self.rng.choices(self.ops, self.weights)[0]
         target = _READS.get(op)
         if self.flows is not None and not self.flows.set_up(Flow((target or op).value)):

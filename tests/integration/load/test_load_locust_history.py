@@ -147,7 +147,7 @@ def test_workers_write_their_own_files_with_distinct_processes(steady_server: st
     _assert_well_formed(events)
     processes_per_file = [{e["process"] for e in iter_events_of(path)} for path in files]
     assert all(processes_per_file) and not set.intersection(*processes_per_file)
-    assert not [e for e in events if e["type"] == "info"]
+    assert not [e for e in events if e["type"] == "info"], [e for e in events if e["type"] == "info"]
 
 
 def iter_events_of(path: Path) -> list[dict[str, Any]]:
