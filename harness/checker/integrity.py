@@ -23,10 +23,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.checker.model import Kind
-from harness.rundir import RunDir
+
+if TYPE_CHECKING:  # harness.rundir imports the checker's evidence, which imports this module
+    from harness.rundir import RunDir
 
 MANIFEST_VERSION = 1
 _CHUNK = 8 << 20
