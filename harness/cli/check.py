@@ -13,7 +13,7 @@ from typing import Any
 
 from harness._exceptions import UsageError
 from harness.checker.model import RunVerdict, Verdict, WorkerCount
-from harness.run.verdict import judge_run, write_outputs
+from harness.run.verdict import judge_and_write
 from harness.rundir import RunDir
 
 
@@ -62,8 +62,7 @@ def _check(args: argparse.Namespace) -> int:
     if not (path / "history").is_dir():
         raise UsageError(f"expected {path}/history/ with the client history: is {path} a run directory?")
     run_dir = RunDir(path)
-    result, metrics = judge_run(run_dir)
-    write_outputs(run_dir, result, metrics)
+    result = judge_and_write(run_dir)
     print(describe(result))
     print(f"wrote {run_dir.verdict}")
     return int(result.exit_code)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,20 @@ class Operations:
         """``query``'s rows, with ``params`` and those of ``self.params`` it names bound."""
         bound = {k: v for k, v in {**self.params, **(params or {})}.items() if f"${k}" in query}
         return self.con.execute(query, bound).fetchall()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Operations one reader already opened over a history (``None``: it would not pair in SQL), handed to
+    the next reader of the same history so that the history is read once: the verdict's metrics, then
+    the report (``harness.run.verdict.judge_and_write``)."""
+
+    ops: Operations | None
+
+
+def opened(shared: Shared | None, directory: Path, *, clean: bool) -> AbstractContextManager[Operations | None]:
+    """``shared``'s operations when given, else ``operations(directory, clean=clean)``."""
+    return nullcontext(shared.ops) if shared is not None else operations(directory, clean=clean)
 
 
 def vouched(verdict: Any) -> bool:

@@ -36,7 +36,7 @@ from harness.run.load_process import LoadProcess
 from harness.run.recovery import wait_for_consistency
 from harness.run.runner import load_shape
 from harness.run.signals import shielded
-from harness.run.verdict import RunFacts, judge_run, write_outputs
+from harness.run.verdict import RunFacts, judge_and_write
 from harness.rundir import RunDir
 from harness.scenario import Scenario, parse_scenario
 from harness.stage import LocalStage
@@ -223,9 +223,7 @@ class LoadRun:
         RunFacts(variant=self.settings.variant, started=started, load_started_wall=self._load_started_wall,
                  load_seconds=self._load_seconds, interrupted=outcome.interrupted, error=outcome.error,
                  error_exit_code=None if outcome.error_code is None else int(outcome.error_code)).write(self.run_dir)
-        verdict, metrics = judge_run(self.run_dir)
-        write_outputs(self.run_dir, verdict, metrics)
-        return verdict
+        return judge_and_write(self.run_dir)
 
     def close(self) -> None:
         """Whatever the test did or did not do: Locust stopped, the stage healed, the run judged."""

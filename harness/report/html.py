@@ -27,7 +27,7 @@ from typing import Any
 
 from harness._exceptions import OrderquakeError
 from harness.checker.model import Category, CategoryResult, Kind, RunVerdict, Verdict
-from harness.load.history_sql import operations, vouched
+from harness.load.history_sql import Shared, opened, vouched
 from harness.report import _format as fmt
 from harness.report import story, tables
 from harness.report._page import UPLOT_VERSION, document, e, section
@@ -59,11 +59,11 @@ class _Run:
     problems: list[str]
 
 
-def render_html(run_dir: Path, comparison: Comparison | None = None) -> str:
+def render_html(run_dir: Path, comparison: Comparison | None = None, *, shared: Shared | None = None) -> str:
     """The report page of a finished (or interrupted) run, as a string; with ``comparison`` (whose
-    run is this one), compared with its baseline."""
+    run is this one), compared with its baseline; ``shared``: the history's operations, already opened."""
     baseline = read_timeline(RunDir(comparison.baseline.path)) if comparison is not None else None
-    run = _read(RunDir(run_dir), min_seconds=baseline.seconds if baseline is not None else 0)
+    run = _read(RunDir(run_dir), min_seconds=baseline.seconds if baseline is not None else 0, shared=shared)
     verdict = run.verdict
     title = f"{verdict.scenario if verdict and verdict.scenario else run_dir.name}: {_word(verdict)}"
     compared = comparison_section(comparison, page_dir=run_dir) if comparison is not None else ""
@@ -75,17 +75,17 @@ def render_html(run_dir: Path, comparison: Comparison | None = None) -> str:
     return document(f"orderquake · {title}", body, data=data, page_script="report.js")
 
 
-def write_html(run_dir: Path, comparison: Comparison | None = None) -> Path:
+def write_html(run_dir: Path, comparison: Comparison | None = None, *, shared: Shared | None = None) -> Path:
     """Write ``report.html`` into the run directory (compared with a baseline when ``comparison`` is
     given) and return its path."""
     path = RunDir(run_dir).report
-    path.write_text(render_html(run_dir, comparison), encoding="utf-8")
+    path.write_text(render_html(run_dir, comparison, shared=shared), encoding="utf-8")
     return path
 
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _read(run_dir: RunDir, *, min_seconds: int = 0) -> _Run:
+def _read(run_dir: RunDir, *, min_seconds: int = 0, shared: Shared | None = None) -> _Run:
     problems: list[str] = []
     verdict = None
     try:
@@ -100,7 +100,7 @@ def _read(run_dir: RunDir, *, min_seconds: int = 0) -> _Run:
         problems.append(f"scenario.yaml could not be read: {exc}")
     journal = [r for r in read_jsonl(run_dir.faults) if isinstance(r.get("name"), str)]
     windows: list[FaultWindow] = []
-    with operations(run_dir.history, clean=vouched(verdict)) as ops:  # read once, in SQL, when it may be
+    with opened(shared, run_dir.history, clean=vouched(verdict)) as ops:  # read once, in SQL, when it may be
         origin = load_origin(run_dir, ops)
         timeline = read_timeline(run_dir, min_seconds=min_seconds, ops=ops)
         if verdict is not None:

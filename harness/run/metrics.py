@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from harness.load.history import iter_events
-from harness.load.history_sql import QUANTILES, Operations, operations, percentile, rounded
+from harness.load.history_sql import QUANTILES, Operations, Shared, opened, percentile, rounded
 
 _COMPLETIONS = ("ok", "fail", "info")
 
@@ -101,10 +101,12 @@ def _assembled(counts: Mapping[str, int], quantiles: tuple[float | None, ...], t
     )
 
 
-def history_metrics(directory: Path, *, load_seconds: float, origin_wall: float, clean: bool) -> ClientMetrics:
-    """``client_metrics`` of the history in ``directory``; ``clean``: the checker found every line JSON."""
+def history_metrics(directory: Path, *, load_seconds: float, origin_wall: float, clean: bool,
+                    shared: Shared | None = None) -> ClientMetrics:
+    """``client_metrics`` of the history in ``directory``; ``clean``: the checker found every line JSON;
+    ``shared``: its operations, already opened (``harness.load.history_sql.opened``)."""
     try:
-        with operations(directory, clean=clean) as ops:
+        with opened(shared, directory, clean=clean) as ops:
             if ops is not None:
                 return _sql_metrics(ops, load_seconds=load_seconds, origin_wall=float(origin_wall))
     except duckdb.Error:  # a number out of SQL's range (a second beyond 64 bits): the reference reads it

@@ -34,7 +34,7 @@ from harness.run.remote import await_uploads, master_address, remote_workers
 from harness.run.request import RunOutcome, RunRequest, StageKind
 from harness.run.schedule import FaultScheduler, Planned
 from harness.run.signals import interruptible, shielded
-from harness.run.verdict import RunFacts, judge_run, write_outputs
+from harness.run.verdict import RunFacts, judge_and_write
 from harness.rundir import RunDir
 from harness.scenario import Overrides, Scenario, load_scenario
 from harness.stage import LocalStage, StageConfig
@@ -173,9 +173,7 @@ def finish(run_dir: RunDir, *, variant: str, started: datetime, progress: _Progr
              load_seconds=progress.load_seconds, interrupted=progress.interrupted, error=error,
              error_exit_code=None if progress.error_code is None else int(progress.error_code),
              workers=workers, remote_workers=remote_workers).write(run_dir)
-    verdict, metrics = judge_run(run_dir)
-    write_outputs(run_dir, verdict, metrics)
-    return verdict
+    return judge_and_write(run_dir)
 
 
 def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> RunOutcome:

@@ -7,8 +7,12 @@ load started) is in ``run.json``, written before judging; the scenario (SLOs, ``
 planned faults) is the saved ``scenario.yaml``; everything else is evidence.
 
     facts.write(run_dir)                         # the runner, as the run ends
-    verdict, metrics = judge_run(run_dir)        # the run and `orderquake check`
-    write_outputs(run_dir, verdict, metrics)     # verdict.json, run.json's metrics, junit.xml, report.html
+    verdict = judge_and_write(run_dir)           # the run and `orderquake check`: judge_run, then
+                                                 # verdict.json, run.json's metrics, junit.xml, report.html
+    verdict, metrics = judge_run(run_dir)        # the verdict alone
+
+``judge_and_write`` reads the history's operations once (``harness.load.history_sql``) for both the
+verdict's SLO metrics and the report.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +58,7 @@ from harness.checker.model import (
 )
 from harness.checker.reading_duckdb import read_evidence
 from harness.distributed.journal import WorkerJournal
+from harness.load.history_sql import Shared, operations
 from harness.report import write_html, write_junit
 from harness.report.github import write_github_outputs
 from harness.run.metrics import ClientMetrics, history_metrics
@@ -136,6 +142,22 @@ _EMPTY_EVIDENCE = Evidence(judged=[], clean=dict.fromkeys(Kind, 0), money={}, co
 
 def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdict, ClientMetrics | None]:
     """Compose every checker over ``run_dir``: the verdict, and the client metrics the SLOs were judged on."""
+    with ExitStack() as stack:
+        verdict, metrics, _ = _judge(run_dir, now, stack)
+    return verdict, metrics
+
+
+def judge_and_write(run_dir: RunDir) -> RunVerdict:
+    """``judge_run``, then ``write_outputs``, with the history's operations read once for both."""
+    with ExitStack() as stack:
+        verdict, metrics, shared = _judge(run_dir, None, stack)
+        write_outputs(run_dir, verdict, metrics, shared=shared)
+    return verdict
+
+
+def _judge(run_dir: RunDir, now: datetime | None, stack: ExitStack
+           ) -> tuple[RunVerdict, ClientMetrics | None, Shared]:
+    """The verdict, its metrics, and the history's operations, held open on ``stack`` for the report."""
     results: list[CheckerResult] = []
 
     def safe(name: str, checker: Any, fallback: Any) -> Any:
@@ -202,9 +224,10 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
         counts, torn = evidence.counts, list(evidence.torn)
     recovery = recovery_seconds(run_dir)
     clean = evidence is not None and not evidence.damage and not evidence.torn  # every history line JSON
+    shared = Shared(safe("slo", lambda: stack.enter_context(operations(run_dir.history, clean=clean)), None))
     metrics: ClientMetrics | None = safe("slo", lambda: history_metrics(
-        run_dir.history, load_seconds=facts.load_seconds, origin_wall=facts.load_started_wall or 0.0, clean=clean),
-        None)
+        run_dir.history, load_seconds=facts.load_seconds, origin_wall=facts.load_started_wall or 0.0, clean=clean,
+        shared=shared), None)
     slo: tuple[SloOutcome, ...] = ()
     if scenario is not None and metrics is not None:
         observed = metrics.observed(recovery)
@@ -221,7 +244,7 @@ def judge_run(run_dir: RunDir, *, now: datetime | None = None) -> tuple[RunVerdi
         duration_seconds=round((finished - started).total_seconds(), 3) if started is not None else None,
         fault_errors=tuple(fault_errors), interrupted=facts.interrupted,
         error_exit_code=ExitCode(facts.error_exit_code) if facts.error_exit_code is not None else None,
-        torn_lines=tuple(torn), workers=workers), metrics
+        torn_lines=tuple(torn), workers=workers), metrics, shared
 
 
 def _worker_journal(run_dir: RunDir, facts: RunFacts) -> WorkerJournal:
@@ -241,9 +264,11 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def write_outputs(run_dir: RunDir, verdict: RunVerdict, metrics: ClientMetrics | None) -> Mapping[str, Any]:
+def write_outputs(run_dir: RunDir, verdict: RunVerdict, metrics: ClientMetrics | None, *,
+                  shared: Shared | None = None) -> Mapping[str, Any]:
     """verdict.json first (it is what CI reads), then run.json's metrics, junit.xml, report.html, and
-    in a GitHub Actions job its summary and annotations (``harness.report.github``)."""
+    in a GitHub Actions job its summary and annotations (``harness.report.github``); ``shared``: the
+    history's operations, already opened by the verdict."""
     payload = verdict.to_json()
     run_dir.write_json(run_dir.verdict, payload)
     info = _read_json(run_dir.run_info) or {}
@@ -251,6 +276,6 @@ def write_outputs(run_dir: RunDir, verdict: RunVerdict, metrics: ClientMetrics |
     info["timeline"] = metrics.timeline if metrics else []
     run_dir.write_json(run_dir.run_info, info)
     write_junit(verdict, run_dir.junit, run_dir)
-    write_html(run_dir.path)
+    write_html(run_dir.path, shared=shared)
     write_github_outputs(verdict, run_dir)
     return payload

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import rundir_builder as built
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.checker.model import Category, CategoryResult, Counts, RunVerdict, Verdict
+from harness.checker.model import Category, CategoryResult, Counts, Kind, RunVerdict, Verdict
+from harness.load import history_sql
 from harness.load.history import iter_events
 from harness.load.history_sql import operations
 from harness.report.analysis import blast_radius, per_operation
 from harness.report.series import _sql_timeline, load_origin, per_second
+from harness.run import verdict as verdict_module
 from harness.run.metrics import client_metrics, history_metrics
 from harness.rundir import RunDir
 
@@ -206,3 +210,42 @@ def test_the_sql_fault_windows_are_the_python_ones(drawn: tuple[list[list[dict[s
         expected = outcome(lambda: blast_radius(run_dir, verdict))
         with operations(run_dir.history, clean=True) as ops:
             assert outcome(lambda: blast_radius(run_dir, verdict, ops)) == expected
+
+
+def test_a_run_is_judged_and_reported_from_one_reading_of_its_operations(tmp_path: Path, monkeypatch: Any) -> None:
+    """``judge_and_write`` opens the history's operations once, for the metrics and the report, and
+    writes what ``judge_run`` and ``write_outputs`` write, each opening their own."""
+    events = [e for n in range(6) for e in built.op("order", f"o{n}", "ok", process=n % 2, time=n * 300_000_000)]
+    events += [e for e in built.op("get_order", "o1", "ok", process=3, time=10_000_000)]
+    events += [e for e in built.op("get_order", "o1", "ok", process=3, time=20_000_000)]  # a key used again
+    ids = [f"o{n}" for n in range(6)]
+    sut = {Kind.ORDER: [built.sut_row(Kind.ORDER, i, "succeeded") for i in ids]}
+    ledger = {Kind.ORDER: [built.record(Kind.ORDER, i, "succeeded") for i in ids]}
+    runs = [built.build_run(tmp_path / name, events, sut=sut, provider=ledger) for name in ("apart", "shared")]
+    opened = []
+    real = history_sql.operations
+
+    def counted(directory: Path, *, clean: bool) -> Any:
+        opened.append(directory)
+        return real(directory, clean=clean)
+
+    monkeypatch.setattr(history_sql, "operations", counted)
+    monkeypatch.setattr(verdict_module, "operations", counted)
+    apart, metrics = verdict_module.judge_run(runs[0])
+    verdict_module.write_outputs(runs[0], apart, metrics)
+    assert len(opened) == 2, "judge_run and the report each open their own"
+    opened.clear()
+    shared = verdict_module.judge_and_write(runs[1])
+    assert len(opened) == 1, "one reading serves the metrics and the report"
+
+    def timeless(verdict: RunVerdict) -> dict[str, Any]:
+        return {k: v for k, v in verdict.to_json().items() if k not in ("finished", "duration_seconds")}
+
+    assert shared.verdict is Verdict.PASS and timeless(shared) == timeless(apart)
+    with real(runs[1].history, clean=True) as ops:
+        assert ops is not None, "the history is well-formed: the SQL path was the one taken"
+    info = [json.loads(run.run_info.read_text()) for run in runs]
+    assert info[0]["metrics"] == info[1]["metrics"] and info[0]["timeline"] == info[1]["timeline"]
+    pages = [re.sub(r"\d{4}-\d\d-\d\dT[0-9:.+]+", "T", run.report.read_text().replace(run.path.name, "RUN"))
+             for run in runs]
+    assert pages[0] == pages[1]
