@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.load import iter_events
-from harness.stage.ports import free_port
+from harness.stage.ports import free_port_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 ORDERQUAKE = [sys.executable, "-m", "harness"]
@@ -51,7 +51,8 @@ def _distributed(tmp_path: Path, *, kill_after_records: int | None = None,
     code, its directory, the worker's exit code."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
-    port, out, worker_dir = free_port(), tmp_path / "runs", tmp_path / "worker-history"
+    port = free_port_pair()  # the worker collector takes the next port
+    out, worker_dir = tmp_path / "runs", tmp_path / "worker-history"
     run = _start(["run", str(scenario), "--remote-workers", "1", "--master-bind", f"127.0.0.1:{port}",
                   "--out", str(out), "--quiet"], tmp_path / "run.log")
     worker = _start(["worker", "--master", f"127.0.0.1:{port}", "--history-dir", str(worker_dir), "--wait", "60"],

@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from harness.checker.model import RunVerdict
 from harness.load.history import iter_events
-from harness.load.history_sql import operations, vouched
+from harness.load.history_sql import Shared, operations, vouched
 from harness.report import html
 from harness.run.metrics import client_metrics, history_metrics
 from harness.rundir import RunDir
@@ -20,12 +18,7 @@ from harness.rundir import RunDir
 pytestmark = pytest.mark.integration
 
 
-@contextmanager
-def _python_only(directory: Path, *, clean: bool) -> Iterator[None]:
-    yield None
-
-
-def test_the_report_page_is_the_same_from_sql_and_from_python(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_report_page_is_the_same_from_sql_and_from_python(run_dir: Path) -> None:
     run = RunDir(run_dir)
     verdict = RunVerdict.from_json(json.loads(run.verdict.read_text()))
     assert vouched(verdict)
@@ -34,8 +27,7 @@ def test_the_report_page_is_the_same_from_sql_and_from_python(run_dir: Path, mon
         (count,) = ops.rows("SELECT count(*) FROM ops")[0]
         assert count > 100
     from_sql = html.render_html(run_dir)
-    monkeypatch.setattr(html, "operations", _python_only)
-    assert html.render_html(run_dir) == from_sql
+    assert html.render_html(run_dir, shared=Shared(None)) == from_sql  # None: the Python readers
 
 
 def test_run_json_metrics_are_the_same_from_sql_and_from_python(run_dir: Path) -> None:
