@@ -193,6 +193,8 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
         load_attach(request.attach, allow_remote=request.allow_remote)  # told before anything starts
         refuse_process_faults(scenario)
     master_address(request)  # a bad or non-loopback --master-bind is refused before anything starts
+    if request.stage is StageKind.COMPOSE:
+        import harness.stage.compose  # noqa: F401  (without the Docker SDK: told before anything starts)
     run_dir = RunDir.create(scenario.name, out=request.out)
     run_dir.scenario.write_text(scenario.to_yaml())
     run_dir.target.write_text(target.to_yaml())

@@ -53,8 +53,13 @@ from harness.target import Target, load_target
 
 # The Docker SDK (the optional extra 'orderquake[compose]'; this module is imported only for
 # --stage compose), by name: a plain import would find the project's docker/ folder under mypy.
-docker: Any = importlib.import_module("docker")
-_errors: Any = importlib.import_module("docker.errors")
+try:
+    docker: Any = importlib.import_module("docker")
+    _errors: Any = importlib.import_module("docker.errors")
+except ImportError as missing:  # without the SDK, 'docker' may even be found as the project's docker/ folder
+    raise UsageError("expected the Docker SDK for Python for --stage compose, an optional extra that is not "
+                     "installed: pip install 'orderquake[compose]', or run scripts/compose-setup.sh (which "
+                     "also starts the engine and builds the images)") from missing
 APIError, DockerException, ImageNotFound, NotFound = (_errors.APIError, _errors.DockerException,
                                                       _errors.ImageNotFound, _errors.NotFound)
 

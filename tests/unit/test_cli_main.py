@@ -36,3 +36,16 @@ def test_stdout_closed_after_one_line_exits_quietly() -> None:
     assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()
     assert stderr == b"", stderr.decode()
     assert proc.returncode == 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
+
+
+def test_the_compose_stage_without_the_docker_sdk_is_refused_before_a_run_directory_is_made(tmp_path: Path) -> None:
+    """The SDK is an optional extra: without it (hidden here, as a fresh install has it not), exit 2 and say
+    how to install it, with no traceback and nothing written."""
+    hide = ("import sys; sys.modules['docker'] = None; sys.modules['docker.errors'] = None; "
+            "from harness.cli.main import main; raise SystemExit(main(sys.argv[1:]))")
+    out = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-c", hide, "run", "scenarios/smoke.yaml", "--stage", "compose", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "orderquake[compose]" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
