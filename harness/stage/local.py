@@ -70,6 +70,16 @@ class StageConfig:
     components: tuple[str, ...] = ("provider", "sut")
     name: str | None = None  # a named stage (``orderquake up``) outlives its command
     sut_env: dict[str, str] = field(default_factory=dict)
+    provider_processes: int = 1  # mock provider processes behind the one provider link (native dialect)
+
+    def __post_init__(self) -> None:
+        count = self.provider_processes
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise UsageError(f"expected 1 or more provider processes, got provider_processes={count!r}")
+        dialect = self.target.provider.dialect if self.target is not None else "native"
+        if count > 1 and dialect != "native":
+            raise UsageError(f"provider_processes={count}: several provider processes serve the native dialect "
+                             f"only, and the target {self.target.name if self.target else ''!r} uses {dialect!r}")
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,9 @@ class LocalStage:
         argv = [sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(self.config.root / "provider.db"), "--webhook-secret", self.webhook_secret,
                 "--api-key", self.api_key, "--seed", str(self.config.seed)]
+        if self.config.provider_processes > 1:
+            # One parent and its processes, in the one process group the component's stop and crash signal.
+            argv += ["--processes", str(self.config.provider_processes)]
         if self.target.provider.dialect != "native":
             # The dialect's webhooks go to one endpoint of the SUT, through the callbacks link.
             argv += ["--dialect", self.target.provider.dialect, "--stripe-webhook-path",

@@ -109,3 +109,16 @@ def test_several_processes_refuse_the_stripe_dialect(capsys: pytest.CaptureFixtu
         main(["--port", "1", "--db", "x.db", "--api-key", "k", "--webhook-secret", "s", "--processes", "2",
               "--dialect", "stripe"])
     assert "native dialect only" in capsys.readouterr().err
+
+
+def test_the_stage_takes_one_or_more_provider_processes_and_only_native_above_one(tmp_path: Path) -> None:
+    from harness._exceptions import UsageError
+    from harness.stage import StageConfig
+    from harness.target import load_target
+
+    assert StageConfig(root=tmp_path).provider_processes == 1
+    with pytest.raises(UsageError, match="provider_processes=0"):
+        StageConfig(root=tmp_path, provider_processes=0)
+    stripe = load_target(Path(__file__).resolve().parents[2] / "examples" / "merchant" / "target.yaml")
+    with pytest.raises(UsageError, match="native dialect only"):
+        StageConfig(root=tmp_path, target=stripe, provider_processes=2)
