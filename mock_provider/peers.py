@@ -35,79 +35,107 @@ class PeerError(Exception):
     """Another provider process failed a request, or is gone."""
 
 
-class Peer:
-    """One end of the socket pair to another provider process."""
+class Peer(asyncio.Protocol):
+    """One end of the socket pair to another provider process.
+
+    Frames written in one turn of the event loop leave in one ``write`` (a relay per creation
+    would otherwise cost a system call each way), and a read hands on every whole frame it holds.
+    """
 
     def __init__(self, index: int, sock: socket.socket) -> None:
         self.index = index
         self._sock = sock
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._transport: asyncio.Transport | None = None
+        self._handle: Callable[[str, list[Any]], Awaitable[Any]] | None = None
         self._handling: set[asyncio.Task[None]] = set()
+        self._inbox = bytearray()
+        self._outbox: list[bytes] = []
+        self._gone = False
 
     async def open(self, handle: Callable[[str, list[Any]], Awaitable[Any]]) -> None:
-        reader, self._writer = await asyncio.open_connection(sock=self._sock)
-        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, handle))
+        self._handle = handle
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: self, self._sock)
+
+    # ---- asyncio.Protocol ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        inbox = self._inbox
+        inbox += data
+        offset = 0
+        while len(inbox) - offset >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(inbox, offset)
+            if len(inbox) - offset - _HEADER.size < length:
+                break
+            start = offset + _HEADER.size
+            self._received(orjson.loads(bytes(inbox[start:start + length])))
+            offset = start + length
+        del inbox[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._gone = True
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(PeerError(f"provider process {self.index} is gone"))
+
+    # ---- frames ----------------------------------------------------------------------------------
+    def _received(self, frame: list[Any]) -> None:
+        kind, request_id, *rest = frame
+        if kind == _REQUEST:
+            task = asyncio.get_running_loop().create_task(self._answer(request_id, rest[0], rest[1]))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+            return
+        future = self._waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            if kind == _RESULT:
+                future.set_result(rest[0])
+            else:
+                future.set_exception(PeerError(f"provider process {self.index}: {rest[0]}"))
 
     def _send(self, frame: list[Any]) -> None:
-        if self._writer is None or self._writer.is_closing():
+        if self._gone or self._transport is None:
             raise PeerError(f"provider process {self.index} is not connected")
         payload = orjson.dumps(frame)
-        self._writer.write(_HEADER.pack(len(payload)) + payload)
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox += (_HEADER.pack(len(payload)), payload)
 
-    async def call(self, op: str, *args: Any, timeout_s: float | None = 30.0) -> Any:
-        """``op(*args)`` in the other process; its result, or PeerError."""
+    def _flush(self) -> None:
+        out, self._outbox = self._outbox, []
+        if self._transport is not None and not self._gone:
+            self._transport.write(b"".join(out))
+
+    async def call(self, op: str, *args: Any, timeout_s: float | None = None) -> Any:
+        """``op(*args)`` in the other process; its result, or PeerError (also when it is gone)."""
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
             self._send([_REQUEST, request_id, op, list(args)])
-            return await asyncio.wait_for(future, timeout_s)
+            return await (future if timeout_s is None else asyncio.wait_for(future, timeout_s))
         except TimeoutError as exc:
             raise PeerError(f"provider process {self.index} did not answer {op} within {timeout_s} s") from exc
         finally:
             self._waiting.pop(request_id, None)
 
-    async def _read(self, reader: asyncio.StreamReader, handle: Callable[[str, list[Any]], Awaitable[Any]]) -> None:
-        loop = asyncio.get_running_loop()
+    async def _answer(self, request_id: int, op: str, args: list[Any]) -> None:
+        assert self._handle is not None
         try:
-            while True:
-                (length,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
-                kind, request_id, *rest = orjson.loads(await reader.readexactly(length))
-                if kind == _REQUEST:
-                    task = loop.create_task(self._answer(request_id, rest[0], rest[1], handle))
-                    self._handling.add(task)
-                    task.add_done_callback(self._handling.discard)
-                    continue
-                future = self._waiting.get(request_id)
-                if future is not None and not future.done():
-                    if kind == _RESULT:
-                        future.set_result(rest[0])
-                    else:
-                        future.set_exception(PeerError(f"provider process {self.index}: {rest[0]}"))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(PeerError(f"provider process {self.index} is gone"))
-
-    async def _answer(self, request_id: int, op: str, args: list[Any],
-                      handle: Callable[[str, list[Any]], Awaitable[Any]]) -> None:
-        try:
-            frame = [_RESULT, request_id, await handle(op, args)]
+            frame = [_RESULT, request_id, await self._handle(op, args)]
         except Exception as exc:  # the caller is told why, instead of waiting for its timeout
             frame = [_ERROR, request_id, f"{op} failed: {type(exc).__name__}: {exc}"[:500]]
         with contextlib.suppress(PeerError):  # the caller is gone: nobody to answer
             self._send(frame)
 
     async def close(self) -> None:
-        for task in [*self._handling, *([self._reader_task] if self._reader_task else [])]:
+        for task in list(self._handling):
             task.cancel()
-        if self._writer is not None:
-            self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
 
 
 class Cluster:
@@ -137,6 +165,7 @@ class Cluster:
         return self.layout.index
 
     async def call(self, index: int, op: str, *args: Any) -> Any:
+        """``op(*args)`` in process ``index``; no deadline: the answer comes, or PeerError when it is gone."""
         return await self.peers[index].call(op, *args)
 
     async def all_answer(self, timeout_s: float = 2.0) -> bool:
@@ -155,7 +184,7 @@ class Cluster:
         nowhere else.
         """
         if self.layout.index != 0:
-            status, body = await self.call(0, "control", op, *args)
+            status, body = await self.peers[0].call("control", op, *args, timeout_s=30.0)
             return int(status), body
         return await self._control_here(op, *args)
 
@@ -163,7 +192,7 @@ class Cluster:
         async with self._control_lock:
             status, body = await self._handlers[op](*args)
             if status < 400:
-                await asyncio.gather(*(peer.call(op, *args) for peer in self.peers.values()))
+                await asyncio.gather(*(peer.call(op, *args, timeout_s=30.0) for peer in self.peers.values()))
             return status, body
 
     async def close(self) -> None:
