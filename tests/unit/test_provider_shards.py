@@ -122,3 +122,16 @@ def test_the_stage_takes_one_or_more_provider_processes_and_only_native_above_on
     stripe = load_target(Path(__file__).resolve().parents[2] / "examples" / "merchant" / "target.yaml")
     with pytest.raises(UsageError, match="native dialect only"):
         StageConfig(root=tmp_path, target=stripe, provider_processes=2)
+
+
+def test_capacity_takes_provider_processes_and_refuses_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli.capacity import request_for
+    from harness.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["capacity", "smoke", "--rates", "10", "--provider-processes", "2"])
+    assert request_for(args).provider_processes == 2
+    assert request_for(parser.parse_args(["capacity", "smoke", "--rates", "10"])).provider_processes == 1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["capacity", "smoke", "--provider-processes", "0"])
+    assert "--provider-processes: expected 1 or more, got 0" in capsys.readouterr().err
