@@ -73,13 +73,16 @@ class StageConfig:
     provider_processes: int = 1  # mock provider processes behind the one provider link (native dialect)
 
     def __post_init__(self) -> None:
-        count = self.provider_processes
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise UsageError(f"expected 1 or more provider processes, got provider_processes={count!r}")
-        dialect = self.target.provider.dialect if self.target is not None else "native"
-        if count > 1 and dialect != "native":
-            raise UsageError(f"provider_processes={count}: several provider processes serve the native dialect "
-                             f"only, and the target {self.target.name if self.target else ''!r} uses {dialect!r}")
+        check_provider_processes(self.provider_processes, self.target)
+
+
+def check_provider_processes(count: int, target: Target | None) -> None:
+    """A UsageError unless ``count`` provider processes can serve ``target`` (several: native dialect only)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UsageError(f"expected 1 or more provider processes, got provider_processes={count!r}")
+    if count > 1 and target is not None and target.provider.dialect != "native":
+        raise UsageError(f"provider_processes={count}: several provider processes serve the native dialect only, "
+                         f"and the target {target.name!r} uses {target.provider.dialect!r}")
 
 
 @dataclass(frozen=True)
