@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{exc} (from --stripe-webhook-path / --callback-base-url)")
     if args.processes > 1 and args.dialect is not Dialect.NATIVE:
         parser.error(f"--processes {args.processes} serves the native dialect only, got --dialect {args.dialect.value}")
+    if args.shard is None:
+        foreign = Layout(args.db, 0, args.processes).other_layouts()
+        if foreign:
+            parser.error(f"--db {args.db}: {foreign[0]} holds a ledger written with another --processes; start with "
+                         "the same number of processes as before, or give another --db")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.processes > 1:

@@ -48,6 +48,13 @@ class Layout:
             return self.db
         return self.db.with_name(f"{self.db.stem}.shard{index}of{self.count}{self.db.suffix}")
 
+    def other_layouts(self) -> list[Path]:
+        """Ledger files beside ``db`` written with another number of processes, which this layout would not read."""
+        mine = {self.path(k) for k in range(self.count)}
+        found = [self.db] if self.db.exists() else []
+        found += sorted(self.db.parent.glob(f"{self.db.stem}.shard*of*{self.db.suffix}"))
+        return [path for path in found if path not in mine]
+
     def owner_of_seq(self, seq: int) -> int:
         return (seq - 1) % self.count
 

@@ -135,3 +135,16 @@ def test_capacity_takes_provider_processes_and_refuses_zero(capsys: pytest.Captu
     with pytest.raises(SystemExit):
         parser.parse_args(["capacity", "smoke", "--provider-processes", "0"])
     assert "--provider-processes: expected 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_a_ledger_written_with_another_number_of_processes_is_refused(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "l.shard1of2.db").write_bytes(b"")
+    assert Layout(tmp_path / "l.db", 0, 2).other_layouts() == []
+    assert Layout(tmp_path / "l.db", 0, 3).other_layouts() == [tmp_path / "l.shard1of2.db"]
+    with pytest.raises(SystemExit):
+        main(["--port", "1", "--db", str(tmp_path / "l.db"), "--api-key", "k", "--webhook-secret", "s"])
+    assert "holds a ledger written with another --processes" in capsys.readouterr().err
+    (tmp_path / "m.db").write_bytes(b"")
+    assert Layout(tmp_path / "m.db", 0, 2).other_layouts() == [tmp_path / "m.db"]
+    assert Layout(tmp_path / "m.db").other_layouts() == []
