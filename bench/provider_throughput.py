@@ -378,8 +378,12 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | N
 
 def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str,
             previous_src: Path | None = None, targets: tuple[str, ...] = TARGETS,
-            profiles: dict[str, list[tuple[str, float]]] | None = None) -> list[Measurement]:
+            profiles: dict[str, list[tuple[str, float]]] | None = None,
+            processes_cores: str | None = None) -> list[Measurement]:
     """Every target, ``rounds`` times, under load and at one connection.
+
+    A target of several provider processes runs on ``processes_cores`` (default: the server's core
+    and the load's, both); a one-process target always on ``server_core``.
 
     With ``profiles``, each delivering target gets one more loaded run in the last round, under
     py-spy (after the measured ones, so the sampling never touches their numbers); its shares
@@ -399,7 +403,8 @@ def measure(rounds: int, seconds: float, connections: int, server_core: str, loa
                 script, counted = ((keyed if target in _KEYED else live), receiver_port) if delivers \
                     else (dropped, None)
                 # Several processes may use both cores; one process keeps a core of its own.
-                cores = f"{server_core},{load_core}" if _PROCESSES.get(target, 1) > 1 else server_core
+                cores = (processes_cores or f"{server_core},{load_core}") if _PROCESSES.get(target, 1) > 1 \
+                    else server_core
                 with _server(target, Path(tmp), cores, previous_src) as server:
                     _wrk(target, server, script, connections, 1.0, load_core, counted)  # warm-up
                     loaded = _wrk(target, server, script, connections, seconds, load_core, counted)
@@ -465,9 +470,16 @@ def report(results: list[Measurement], connections: int) -> str:
     for one, two in (("delivering", "delivering-2"), ("keyed", "keyed-2")):
         if one in per_cpu and two in per_cpu:
             lines.append(f"{two} / {one}, per provider CPU-s: {_ratio(per_cpu, two, one)} "
-                         f"({per_cpu[two]:.0f} vs {per_cpu[one]:.0f}); wall: {_ratio(median, two, one)} "
-                         f"({median[two]:.0f} vs {median[one]:.0f} orders/s)")
+                         f"({per_cpu[two]:.0f} vs {per_cpu[one]:.0f}; round by round "
+                         f"{', '.join(f'{r:.2f}' for r in paired(results, two, one, connections))}); "
+                         f"wall: {_ratio(median, two, one)} ({median[two]:.0f} vs {median[one]:.0f} orders/s)")
     return "\n".join(lines)
+
+
+def paired(results: list[Measurement], a: str, b: str, connections: int) -> list[float]:
+    """``a`` over ``b`` per provider CPU-second, round by round (each round measures both, one after the other)."""
+    return [x.per_cpu_s / y.per_cpu_s for x, y in zip(_of(results, a, connections), _of(results, b, connections),
+                                                          strict=False) if y.per_cpu_s > 0]
 
 
 def _ratio(table: dict[str, float], a: str, b: str) -> str:
@@ -556,6 +568,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-core", default="0", help="core the server is pinned to (default 0)")
     parser.add_argument("--load-core", default="1", help="core wrk and the receiver are pinned to (default 1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated subset of {TARGETS}")
+    parser.add_argument("--processes-cores", help="cores of the targets with several provider processes (default: "
+                                                  "--server-core and --load-core; give --server-core alone to measure "
+                                                  "their own cost on one core)")
     parser.add_argument("--previous-src", type=Path, help="a source tree whose provider is measured as 'previous'")
     parser.add_argument("--serve", choices=("hello", "sqlite"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -567,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds, seconds = (2, 4.0) if args.quick else (args.rounds, args.seconds)
     targets = tuple(t for t in args.targets.split(",") if t)
     results = measure(rounds, seconds, args.connections, args.server_core, args.load_core, args.previous_src,
-                      targets)
+                      targets, processes_cores=args.processes_cores)
     print(report(results, args.connections))
 
 
