@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from provider_process import API_KEY, alive, callback_receiver, children_of, provider_process, wait_for
 
 from mock_provider.provider import Provider
@@ -176,3 +177,20 @@ def test_a_provider_process_that_dies_takes_the_provider_down(tmp_path: Path) ->
         assert not alive(second) and children_of(provider.process.pid) == []
         provider.process = None
 
+
+
+def test_a_relayed_creation_misbehaves_as_its_owner_decided(tmp_path: Path) -> None:
+    with provider_process(tmp_path, processes=2) as provider:
+        fresh(provider.url, "PUT", "/_control/behaviour", json={"settlement_stalled": True,
+                                                                 "process_then_drop_rate": 1.0})
+        def keyed(i: int) -> httpx.Response:
+            return fresh(provider.url, "POST", "/v1/orders", json=order(f"x-{i}"),
+                         headers={"Idempotency-Key": f"x-{i}"})
+        for i in range(12):  # about half of them land on the process that does not own their key
+            with pytest.raises(httpx.RemoteProtocolError):
+                keyed(i)
+        fresh(provider.url, "PUT", "/_control/behaviour", json={"process_then_drop_rate": 0.0})
+        retried = [keyed(i) for i in range(12)]
+        assert all(r.status_code == 201 and r.headers["idempotent-replayed"] == "true" for r in retried)
+        assert sorted(r["merchant_order_id"] for r in ndjson(provider.url, "/_ledger/orders")) == sorted(
+            f"x-{i}" for i in range(12))
