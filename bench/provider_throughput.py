@@ -16,7 +16,17 @@ server pinned to one core with ``taskset``, wrk pinned to the other):
   200, on wrk's core) and journal the attempt. Its CPU is counted from the first request until
   the receiver has every callback, so the settlement and delivery tail is in it;
 - ``previous`` (with ``--previous-src DIR``): ``delivering`` for the provider in another source
-  tree (``git archive <commit> mock_provider contract | tar -x -C DIR``), side by side.
+  tree (``git archive <commit> mock_provider contract | tar -x -C DIR``), side by side;
+- ``delivering-2``: ``delivering`` served by ``--processes 2`` (a parent and two provider
+  processes, one ledger shard each), the two free to use both cores (``--server-core`` and
+  ``--load-core``, which wrk and the receiver keep sharing); its CPU is every process's;
+- ``keyed`` and ``keyed-2``: ``delivering`` with one and two processes, every order sent with an
+  ``Idempotency-Key`` as a SUT sends it. With two processes a key's creation is decided by the
+  process owning the key, so about half of them are relayed from the process the connection landed on.
+
+``delivering-2 / delivering`` and ``keyed-2 / keyed``, per provider CPU-second, say how close
+to linear a second process scales; on two cores shared with wrk and the receiver, the wall
+rate cannot double.
 
 The provider targets run ``python -m mock_provider``, exactly as the stage starts it. Each
 target is measured under load (throughput and latency percentiles) and at one connection
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -57,31 +68,43 @@ except ImportError:  # run as a file (``python bench/provider_throughput.py``) o
 
 API_KEY = "bench-key"
 _ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("hello", "sqlite", "provider", "settling", "delivering")
-_PROVIDERS = ("provider", "settling", "delivering", "previous")
+TARGETS = ("hello", "sqlite", "provider", "settling", "delivering", "delivering-2", "keyed", "keyed-2")
+_PROVIDERS = ("provider", "settling", "delivering", "previous", "delivering-2", "keyed", "keyed-2")
+_PROCESSES = {"delivering-2": 2, "keyed-2": 2}
+_KEYED = ("keyed", "keyed-2")
 # The provider's behaviour per target: order creation alone; with settlement running behind
 # it (200 ms after each order; callbacks dropped at once, so no HTTP leaves the process); and
 # with every callback signed and delivered to the receiver.
 _BEHAVIOUR: dict[str, dict[str, Any]] = {"provider": {"settlement_stalled": True},
                                          "settling": {"settle_delay_ms": 200, "callback_drop_rate": 1.0},
                                          "delivering": {"settle_delay_ms": 200},
-                                         "previous": {"settle_delay_ms": 200}}
-_DELIVERING = ("delivering", "previous")
+                                         "previous": {"settle_delay_ms": 200},
+                                         "delivering-2": {"settle_delay_ms": 200},
+                                         "keyed": {"settle_delay_ms": 200}, "keyed-2": {"settle_delay_ms": 200}}
+_DELIVERING = ("delivering", "previous", "delivering-2", "keyed", "keyed-2")
 
-# Every wrk thread numbers its own requests; the thread number keeps ids unique across threads.
+# Every wrk thread numbers its own requests; the thread number keeps ids unique across threads, and
+# the run's own prefix (wrk's script argument) across the runs against one server, so that a keyed
+# order is never a replay of an earlier run's.
 _LUA = """
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
   table.insert(threads, thread)
 end
+local prefix = ''
+function init(args)
+  prefix = args[1] or ''
+end
 local counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"merchant_order_id":"bench-' .. tostring(tid) .. '-' .. tostring(counter) ..
+  local id = 'bench-' .. prefix .. tostring(tid) .. '-' .. tostring(counter)
+  local body = '{"merchant_order_id":"' .. id ..
     '","amount_minor":1234,"currency":"EUR","callback_url":"CALLBACK_URL"}'
-  return wrk.format("POST", "/v1/orders",
-    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer API_KEY"}, body)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer API_KEY"}
+  if KEYED then headers["Idempotency-Key"] = id end
+  return wrk.format("POST", "/v1/orders", headers, body)
 end
 """
 
@@ -202,6 +225,8 @@ def _server(kind: str, workdir: Path, core: str, previous_src: Path | None) -> I
         source = previous_src if kind == "previous" and previous_src is not None else _ROOT
         command = ["taskset", "-c", core, sys.executable, "-m", "mock_provider", "--port", str(port), "--db", str(db),
                    "--api-key", API_KEY, "--webhook-secret", "bench-secret", "--seed", "1"]
+        if _PROCESSES.get(kind, 1) > 1:
+            command += ["--processes", str(_PROCESSES[kind])]
         # The working directory comes first on sys.path with -m: the source tree's own package is run.
         context = spawn(command, port, cwd=source, pythonpath=source)
     else:
@@ -251,11 +276,34 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux ``/proc/<pid>/task/<tid>/children``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and every process under it: a provider's parent and all its processes."""
+    return cpu_s(pid) + sum(tree_cpu_s(child) for child in children(pid))
+
+
+_runs = itertools.count(1)
+
+
 def run_wrk(url: str, script: Path | None, connections: int, seconds: float, core: str) -> str:
-    """wrk's ``--latency`` output for one thread and ``connections`` connections, pinned to ``core``."""
+    """wrk's ``--latency`` output for one thread and ``connections`` connections, pinned to ``core``.
+
+    A script gets the run's number as its argument (the prefix of the ids it makes).
+    """
     command = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     command += ["-s", str(script)] if script is not None else []
-    return subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    command += [url] + (["--", f"r{next(_runs)}-"] if script is not None else [])
+    return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
 
 
 def _wait_delivered(port: int, expected: int, deadline_s: float = 60.0) -> None:
@@ -270,18 +318,19 @@ def _wrk(target: str, server: tuple[int, int], script: Path, connections: int, s
          core: str, receiver_port: int | None) -> Measurement:
     """One wrk run; for a delivering target the CPU window runs on until every callback has arrived."""
     port, pid = server
-    cpu_before = cpu_s(pid)
+    cpu_before = tree_cpu_s(pid)
     before = delivered(receiver_port) if receiver_port is not None else 0
     measured = parse_wrk(target, connections, run_wrk(f"http://127.0.0.1:{port}/", script, connections, seconds,
                                                       core))
     if receiver_port is not None:
         _wait_delivered(receiver_port, before + measured.requests)
-    return dataclasses.replace(measured, server_cpu_s=cpu_s(pid) - cpu_before)
+    return dataclasses.replace(measured, server_cpu_s=tree_cpu_s(pid) - cpu_before)
 
 
-def _script(folder: Path, callback_url: str) -> Path:
-    path = folder / f"orders-{abs(hash(callback_url))}.lua"
-    path.write_text(_LUA.replace("CALLBACK_URL", callback_url).replace("API_KEY", API_KEY))
+def _script(folder: Path, callback_url: str, *, keyed: bool = False) -> Path:
+    path = folder / f"orders-{abs(hash(callback_url))}{'-keyed' if keyed else ''}.lua"
+    path.write_text(_LUA.replace("CALLBACK_URL", callback_url).replace("API_KEY", API_KEY)
+                    .replace("KEYED", "true" if keyed else "false"))
     return path
 
 
@@ -329,8 +378,12 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | N
 
 def measure(rounds: int, seconds: float, connections: int, server_core: str, load_core: str,
             previous_src: Path | None = None, targets: tuple[str, ...] = TARGETS,
-            profiles: dict[str, list[tuple[str, float]]] | None = None) -> list[Measurement]:
+            profiles: dict[str, list[tuple[str, float]]] | None = None,
+            processes_cores: str | None = None) -> list[Measurement]:
     """Every target, ``rounds`` times, under load and at one connection.
+
+    A target of several provider processes runs on ``processes_cores`` (default: the server's core
+    and the load's, both); a one-process target always on ``server_core``.
 
     With ``profiles``, each delivering target gets one more loaded run in the last round, under
     py-spy (after the measured ones, so the sampling never touches their numbers); its shares
@@ -343,15 +396,20 @@ def measure(rounds: int, seconds: float, connections: int, server_core: str, loa
     with tempfile.TemporaryDirectory(prefix="provider-bench-") as tmp, receiver(load_core) as receiver_port:
         dropped = _script(Path(tmp), "http://127.0.0.1:9/callbacks")
         live = _script(Path(tmp), f"http://127.0.0.1:{receiver_port}/callbacks")
+        keyed = _script(Path(tmp), f"http://127.0.0.1:{receiver_port}/callbacks", keyed=True)
         for round_no in range(rounds):
             for target in chosen:
                 delivers = target in _DELIVERING
-                script, counted = (live, receiver_port) if delivers else (dropped, None)
-                with _server(target, Path(tmp), server_core, previous_src) as server:
+                script, counted = ((keyed if target in _KEYED else live), receiver_port) if delivers \
+                    else (dropped, None)
+                # Several processes may use both cores; one process keeps a core of its own.
+                cores = (processes_cores or f"{server_core},{load_core}") if _PROCESSES.get(target, 1) > 1 \
+                    else server_core
+                with _server(target, Path(tmp), cores, previous_src) as server:
                     _wrk(target, server, script, connections, 1.0, load_core, counted)  # warm-up
                     loaded = _wrk(target, server, script, connections, seconds, load_core, counted)
                     idle = _wrk(target, server, script, 1, min(seconds, 3.0), load_core, counted)
-                    if profiles is not None and delivers and round_no == rounds - 1:
+                    if profiles is not None and target in ("delivering", "previous") and round_no == rounds - 1:
                         out = Path(tmp) / f"{target}.collapsed"
                         spy = _profile(server[1], seconds, out)
                         _wrk(target, server, script, connections, seconds + 1, load_core, counted)
@@ -409,7 +467,23 @@ def report(results: list[Measurement], connections: int) -> str:
     if "previous" in per_cpu:
         lines.append(f"previous source, delivering: {per_cpu['previous']:.0f} orders per provider CPU-s; "
                      f"now / previous {share('delivering', 'previous', per_cpu)}")
+    for one, two in (("delivering", "delivering-2"), ("keyed", "keyed-2")):
+        if one in per_cpu and two in per_cpu:
+            lines.append(f"{two} / {one}, per provider CPU-s: {_ratio(per_cpu, two, one)} "
+                         f"({per_cpu[two]:.0f} vs {per_cpu[one]:.0f}; round by round "
+                         f"{', '.join(f'{r:.2f}' for r in paired(results, two, one, connections))}); "
+                         f"wall: {_ratio(median, two, one)} ({median[two]:.0f} vs {median[one]:.0f} orders/s)")
     return "\n".join(lines)
+
+
+def paired(results: list[Measurement], a: str, b: str, connections: int) -> list[float]:
+    """``a`` over ``b`` per provider CPU-second, round by round (each round measures both, one after the other)."""
+    return [x.per_cpu_s / y.per_cpu_s for x, y in zip(_of(results, a, connections), _of(results, b, connections),
+                                                          strict=False) if y.per_cpu_s > 0]
+
+
+def _ratio(table: dict[str, float], a: str, b: str) -> str:
+    return f"{table[a] / table[b]:.2f}" if table.get(a) and table.get(b) else "n/a"
 
 
 _REPRODUCE = "python -m bench.provider_throughput"
@@ -465,6 +539,16 @@ def figures(quick: bool = True) -> list[Figure]:
         Figure("mock provider, creation only (settlement stalled), per CPU-s", f"{per_cpu('provider'):,.0f} /CPU-s",
                "the ASGI stack per request plus a group-committed SQLite insert", reproduce),
     ]
+    for one, two, what in (("delivering", "delivering-2", "no idempotency key: each process creates what it "
+                             "receives"),
+                           ("keyed", "keyed-2", "every order with an Idempotency-Key: about half are relayed to the "
+                            "process owning the key")):
+        rows.append(Figure(f"mock provider, 2 processes / 1, orders per provider CPU-s, {one} (settlement + signed "
+                           "delivery)",
+                           f"{per_cpu(two) / per_cpu(one):.2f} ({per_cpu(two):,.0f} vs {per_cpu(one):,.0f} /CPU-s; "
+                           f"wall {wall(two):,.0f} vs {wall(one):,.0f}/s)",
+                           f"{what}; CPU of the parent and both processes from /proc; the two processes share the "
+                           "2 cores with wrk and the receiver, one process has a core of its own", reproduce))
     if commit:
         rows.append(Figure(f"mock provider of commit {commit}, delivering, per CPU-s, same rounds",
                            f"{per_cpu('previous'):,.0f} /CPU-s (now / then {delivering / per_cpu('previous'):.2f})",
@@ -484,6 +568,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-core", default="0", help="core the server is pinned to (default 0)")
     parser.add_argument("--load-core", default="1", help="core wrk and the receiver are pinned to (default 1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated subset of {TARGETS}")
+    parser.add_argument("--processes-cores", help="cores of the targets with several provider processes (default: "
+                                                  "--server-core and --load-core; give --server-core alone to measure "
+                                                  "their own cost on one core)")
     parser.add_argument("--previous-src", type=Path, help="a source tree whose provider is measured as 'previous'")
     parser.add_argument("--serve", choices=("hello", "sqlite"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -495,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds, seconds = (2, 4.0) if args.quick else (args.rounds, args.seconds)
     targets = tuple(t for t in args.targets.split(",") if t)
     results = measure(rounds, seconds, args.connections, args.server_core, args.load_core, args.previous_src,
-                      targets)
+                      targets, processes_cores=args.processes_cores)
     print(report(results, args.connections))
 
 

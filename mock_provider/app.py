@@ -14,7 +14,8 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ from mock_provider.dialects.wire import drop_connection as _drop_connection
 from mock_provider.ledger import Ledger
 from mock_provider.metrics import MISBEHAVIOURS, REGISTRY, REQUESTS
 from mock_provider.openapi import OPENAPI
+from mock_provider.peers import Cluster, PeerError
 from mock_provider.provider import InFlight, KeyReused, Kind, Provider, ledger_line
+from mock_provider.shards import Shards
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -50,11 +53,23 @@ _MAX_AMOUNT = 10**12
 _MAX_BODY = 16 * 1024
 
 
-def error(status: int, kind: str, message: str, *, param: str | None = None) -> Json:
+def error_body(kind: str, message: str, *, param: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": {"type": kind, "message": message}}
     if param is not None:
         body["error"]["param"] = param
-    return Json(body, status_code=status)
+    return body
+
+
+def error(status: int, kind: str, message: str, *, param: str | None = None) -> Json:
+    return Json(error_body(kind, message, param=param), status_code=status)
+
+
+def _by_seq(row: sqlite3.Row) -> int:
+    return int(row["seq"])
+
+
+def _by_time(row: sqlite3.Row) -> tuple[str, int]:
+    return str(row["at"]), int(row["seq"])
 
 
 class Invalid(Exception):
@@ -101,16 +116,22 @@ def _unknown_query(request: Request, allowed: set[str]) -> Response | None:
 
 def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                transport: httpx.AsyncBaseTransport | None = None, dialect: Dialect = Dialect.NATIVE,
-               stripe: StripeOptions | None = None) -> Starlette:
+               stripe: StripeOptions | None = None, cluster: Cluster | None = None) -> Starlette:
     """The provider app; ``transport`` lets tests deliver callbacks in process.
 
     ``dialect`` picks the public API's wire format (:mod:`mock_provider.dialects`); the ledger, the
     settlement, the misbehaviour and the truth and control endpoints are the same in each.
+    ``cluster`` makes this app one of several provider processes (:mod:`mock_provider.shards`):
+    its ledger is its shard's file beside ``db``.
     """
-    ledger = Ledger(db)
+    if cluster is not None and dialect is not Dialect.NATIVE:
+        raise ValueError(f"several provider processes serve the native dialect only, got dialect={dialect.value}")
+    layout = cluster.layout if cluster is not None else None
+    ledger = Ledger(db if layout is None else layout.path(layout.index), layout=layout)
+    shards = Shards(layout, ledger) if layout is not None else None
     start = Behaviour(api_key=api_key, webhook_secret=webhook_secret)
     face = StripeDialect(ledger, stripe or StripeOptions()) if dialect is Dialect.STRIPE else None
-    provider = Provider(ledger, start, seed) if face is None else Provider(ledger, start, seed, face.event_for)
+    provider = Provider(ledger, start, seed, face.event_for if face is not None else None, shards=shards)
     if face is not None:
         face.bind(provider)
 
@@ -136,6 +157,39 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
             return endpoint
         return wrap
 
+    async def decide(kind: Kind, fields: dict[str, Any], key: str | None, request_hash: str) -> list[Any]:
+        """A validated creation's answer, ``[status, body, replayed, drop]``: decided by the key's owner."""
+        behaviour = provider.behaviour
+        try:
+            replay = provider.begin(kind, key, request_hash)
+        except KeyReused:
+            return [422, error_body("idempotency_error", "Idempotency-Key was already used with a different "
+                                    "request body", param="Idempotency-Key"), False, False]
+        except InFlight:
+            return [409, error_body("idempotency_error", "a request with this Idempotency-Key is still being "
+                                    "processed", param="Idempotency-Key"), False, False]
+        if replay is not None:
+            return [replay.status_code, replay.body, True, False]
+        try:
+            # The key stays in flight through the delay, as it would at a slow provider.
+            delay = draw_delay_s(behaviour.delay, provider.rng)
+            if delay:
+                await asyncio.sleep(delay)
+            if provider.chance(behaviour.error_rate):
+                MISBEHAVIOURS.labels(kind="error").inc()
+                return [500, error_body("api_error", "internal error (injected, nothing was processed)"), False, False]
+            outcome = provider.create(kind, fields, key, request_hash)
+            await ledger.committed()
+        finally:
+            provider.end(kind, key)
+        if provider.chance(behaviour.process_then_error_rate):
+            MISBEHAVIOURS.labels(kind="process_then_error").inc()
+            return [500, error_body("api_error", "internal error (injected, after processing)"), False, False]
+        return [201, outcome.body, False, provider.chance(behaviour.process_then_drop_rate)]
+
+    async def relayed(kind: str, fields: dict[str, Any], key: str | None, request_hash: str) -> list[Any]:
+        return await decide(Kind(kind), fields, key, request_hash)
+
     def creator(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def create(request: Request) -> Response:
             raw = await request.body()
@@ -151,38 +205,25 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
             if key is not None and not _ID.match(key):
                 return error(400, "invalid_request_error", "Idempotency-Key: expected 1-128 of [A-Za-z0-9._:-]",
                              param="Idempotency-Key")
-            behaviour = provider.behaviour
             request_hash = "" if key is None else hashlib.sha256(
                 orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
-            try:
-                replay = provider.begin(kind, key, request_hash)
-            except KeyReused:
-                return error(422, "idempotency_error",
-                             "Idempotency-Key was already used with a different request body", param="Idempotency-Key")
-            except InFlight:
-                return error(409, "idempotency_error", "a request with this Idempotency-Key is still being processed",
-                             param="Idempotency-Key")
-            if replay is not None:
-                return Json(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
-            try:
-                # The key stays in flight through the delay, as it would at a slow provider.
-                delay = draw_delay_s(behaviour.delay, provider.rng)
-                if delay:
-                    await asyncio.sleep(delay)
-                if provider.chance(behaviour.error_rate):
-                    MISBEHAVIOURS.labels(kind="error").inc()
-                    return error(500, "api_error", "internal error (injected, nothing was processed)")
-                outcome = provider.create(kind, fields, key, request_hash)
-                await ledger.committed()
-            finally:
-                provider.end(kind, key)
-            if provider.chance(behaviour.process_then_error_rate):
-                MISBEHAVIOURS.labels(kind="process_then_error").inc()
-                return error(500, "api_error", "internal error (injected, after processing)")
-            if provider.chance(behaviour.process_then_drop_rate) and _drop_connection(request):
+            owner = 0 if layout is None or key is None else layout.owner_of_key(kind.value, key)
+            if layout is None or key is None or owner == layout.index:
+                status, body, replayed, drop = await decide(kind, fields, key, request_hash)
+            else:
+                assert cluster is not None
+                try:
+                    status, body, replayed, drop = await cluster.call(owner, "create", kind.value, fields, key,
+                                                                      request_hash)
+                except PeerError as exc:
+                    return error(503, "api_error", f"the provider process owning this Idempotency-Key is not "
+                                 f"answering ({exc}); retry with the same key")
+            if replayed:
+                return Json(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+            if drop and _drop_connection(request):
                 MISBEHAVIOURS.labels(kind="process_then_drop").inc()
                 return _Dropped()
-            return Json(outcome.body, status_code=201)
+            return Json(body, status_code=status)
         return create
 
     def reader(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
@@ -209,46 +250,51 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
             return Json({"object": "list", "data": provider.by_merchant_id(kind, merchant_id)})
         return listing
 
-    async def stream(sql: str, params: tuple[Any, ...], line: Callable[[Any], str]) -> AsyncIterator[bytes]:
-        for rows in ledger.iterate(sql, params):
+    async def stream(batches: Iterator[list[Any]], line: Callable[[Any], str]) -> AsyncIterator[bytes]:
+        for rows in batches:
             yield "".join(line(row) + "\n" for row in rows).encode()
             await asyncio.sleep(0)
+
+    def every_shard(sql: str, params: tuple[Any, ...], key: Callable[[sqlite3.Row], Any]) -> Iterator[list[Any]]:
+        """Rows of ``sql`` from this ledger, or from every shard's, each exactly once."""
+        return ledger.iterate(sql, params) if shards is None else shards.iterate(sql, params, key)
 
     def ledger_stream(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             await ledger.committed()
-            return StreamingResponse(stream("SELECT * FROM records WHERE object=? ORDER BY seq", (kind.value,),
-                                            lambda row: orjson.dumps(ledger_line(row)).decode()),
+            rows = every_shard("SELECT * FROM records WHERE object=? ORDER BY seq", (kind.value,), _by_seq)
+            return StreamingResponse(stream(rows, lambda row: orjson.dumps(ledger_line(row)).decode()),
                                      media_type="application/x-ndjson")
         return endpoint
 
     async def callbacks_journal(request: Request) -> Response:
         await ledger.committed()
-        return StreamingResponse(stream("SELECT line FROM journal ORDER BY seq", (), lambda row: row["line"]),
+        # Several shards' journals are merged by the time of each line.
+        sql = ("SELECT line FROM journal ORDER BY seq" if shards is None
+               else "SELECT seq, line, json_extract(line, '$.at') AS at FROM journal ORDER BY seq")
+        return StreamingResponse(stream(every_shard(sql, (), _by_time), lambda row: row["line"]),
                                  media_type="application/x-ndjson")
 
-    async def behaviour_endpoint(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                changes = json.loads(await request.body())
-                if not isinstance(changes, dict):
-                    raise ValueError
-            except ValueError:
-                return error(400, "invalid_request_error", "expected a JSON object of behaviour fields")
-            try:
-                provider.behaviour = Behaviour.model_validate(provider.behaviour.model_dump() | changes)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                return error(422, "invalid_request_error", f"{where}: {first['msg']}", param=where)
-        return Json(provider.behaviour.model_dump())
+    async def change_behaviour(raw: str) -> tuple[int, dict[str, Any]]:
+        try:
+            changes = json.loads(raw)
+            if not isinstance(changes, dict):
+                raise ValueError
+        except ValueError:
+            return 400, error_body("invalid_request_error", "expected a JSON object of behaviour fields")
+        try:
+            provider.behaviour = Behaviour.model_validate(provider.behaviour.model_dump() | changes)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return 422, error_body("invalid_request_error", f"{where}: {first['msg']}", param=where)
+        return 200, provider.behaviour.model_dump()
 
-    async def reset(request: Request) -> Response:
-        raw = await request.body()
+    async def apply_reset(raw: str) -> tuple[int, dict[str, Any]]:
         try:
             options = json.loads(raw) if raw else {}
         except ValueError:
-            return error(400, "invalid_request_error", "expected an empty body or {\"ledger\": true}")
+            return 400, error_body("invalid_request_error", "expected an empty body or {\"ledger\": true}")
         provider.behaviour = provider.initial
         if face is not None:
             face.reset()
@@ -258,9 +304,33 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 face.wipe()
             provider.forget_schedule()
             await ledger.committed()
+        return 200, provider.behaviour.model_dump()
+
+    async def control(op: Callable[[str], Awaitable[tuple[int, dict[str, Any]]]], name: str,
+                      request: Request) -> Response:
+        """A control change, applied in every provider process before it is answered."""
+        # Bodies travel between processes as text; latin-1 keeps every byte as it came.
+        raw = (await request.body()).decode("latin-1")
+        if cluster is None:
+            status, body = await op(raw)
+        else:
+            try:
+                status, body = await cluster.control(name, raw)
+            except PeerError as exc:
+                return error(503, "api_error", f"the change did not reach every provider process: {exc}")
+        return Json(body, status_code=status)
+
+    async def behaviour_endpoint(request: Request) -> Response:
+        if request.method == "PUT":
+            return await control(change_behaviour, "behaviour", request)
         return Json(provider.behaviour.model_dump())
 
+    async def reset(request: Request) -> Response:
+        return await control(apply_reset, "reset", request)
+
     async def healthz(request: Request) -> Response:
+        if cluster is not None and not await cluster.all_answer():
+            return error(503, "api_error", "not every provider process answers yet")
         return Json({"status": "ok", "records": ledger.seq})
 
     async def metrics(request: Request) -> Response:
@@ -287,11 +357,17 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
                 send = face.wrap_send(send)
             deliverer = Deliverer(provider, send)
             task = asyncio.get_running_loop().create_task(deliverer.run())
+            if cluster is not None:
+                await cluster.open({"create": relayed, "behaviour": change_behaviour, "reset": apply_reset})
             try:
                 yield
             finally:
                 task.cancel()
                 await deliverer.close()
+                if cluster is not None:
+                    await cluster.close()
+                if shards is not None:
+                    shards.close()
                 await ledger.close()
 
     create_order, create_payout = api("create_order")(creator(Kind.ORDER)), api("create_payout")(creator(Kind.PAYOUT))

@@ -17,7 +17,10 @@ import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mock_provider.shards import Layout
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -71,10 +74,14 @@ _CHECKPOINT_EVERY_S = 0.5
 
 
 class Ledger:
-    """One SQLite connection, used only from the event loop's thread."""
+    """One SQLite connection, used only from the event loop's thread.
 
-    def __init__(self, path: Path) -> None:
+    With a ``layout`` of several shards, record numbers are that shard's (``Layout.next_seq``).
+    """
+
+    def __init__(self, path: Path, *, layout: Layout | None = None) -> None:
         self.path = path
+        self._layout = layout if layout is not None and layout.count > 1 else None
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -191,7 +198,7 @@ class Ledger:
         self.db.close()
 
     def next_seq(self) -> int:
-        self.seq += 1
+        self.seq = self.seq + 1 if self._layout is None else self._layout.next_seq(self.seq)
         return self.seq
 
     # ---- reads -------------------------------------------------------------------------------

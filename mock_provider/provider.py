@@ -25,6 +25,7 @@ from contract import Flow
 from mock_provider.behaviour import Behaviour
 from mock_provider.ledger import Ledger
 from mock_provider.metrics import CALLBACKS
+from mock_provider.shards import Shards
 
 Kind = Flow  # the provider's records are of the contract's two flows
 
@@ -91,6 +92,10 @@ _INSERT_RECORD = f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES ({'
 _OUTBOX_COLUMNS = "event_id, object, object_id, merchant_id, type, url, body, attempt, next_at"
 
 
+def _seq(row: sqlite3.Row) -> int:
+    return int(row["seq"])
+
+
 def _outbox_row(row: sqlite3.Row) -> dict[str, Any]:
     return {key: row[key] for key in _OUTBOX_COLUMNS.split(", ")} | {"_rowid": row["rowid"]}
 
@@ -114,19 +119,24 @@ class KeyReused(Exception):
 class Provider:
     """State and rules; the HTTP layer (``app``) and the background loops (``delivery``) call in."""
 
-    def __init__(self, ledger: Ledger, behaviour: Behaviour, seed: int, event_for: EventFor = native_event) -> None:
+    def __init__(self, ledger: Ledger, behaviour: Behaviour, seed: int, event_for: EventFor | None = None, *,
+                 shards: Shards | None = None) -> None:
         self.ledger = ledger
-        self.event_for = event_for
+        self.event_for = event_for or native_event
         self.initial = behaviour
         self.behaviour = behaviour
+        # Reads of other provider processes' records (mock_provider.shards); None: this ledger holds all.
+        self.shards = shards
         # One seed, one independent stream per concern: the draws made for requests do not shift
         # when settlement happens to run between two requests, so a request sequence replays exactly.
-        self.rng = random.Random(f"{seed}:requests")
-        self.settlement_rng = random.Random(f"{seed}:settlement")
-        self.callback_rng = random.Random(f"{seed}:callbacks")
+        # Each of several processes draws from streams of its own (shard 0's are those of one process).
+        stream = seed if shards is None or shards.layout.index == 0 else f"{seed}/{shards.layout.index}"
+        self.rng = random.Random(f"{stream}:requests")
+        self.settlement_rng = random.Random(f"{stream}:settlement")
+        self.callback_rng = random.Random(f"{stream}:callbacks")
         # Duplicates are drawn at delivery, the other callback draws at settlement: one stream each,
         # so the order in which the two happen to interleave changes no decision.
-        self.duplicate_rng = random.Random(f"{seed}:duplicates")
+        self.duplicate_rng = random.Random(f"{stream}:duplicates")
         self.seed = seed
         self._in_flight: set[tuple[str, str]] = set()
         self._id_salt = hashlib.blake2s(str(seed).encode(), digest_size=2).hexdigest()
@@ -226,13 +236,15 @@ class Provider:
 
     def get(self, kind: Kind, record_id: str) -> dict[str, Any] | None:
         seq = self.seq_of(record_id)
-        row = None if seq is None else self.ledger.one("SELECT * FROM records WHERE seq=? AND id=? AND object=?",
-                                                       (seq, record_id, kind.value))
+        if seq is None:
+            return None
+        source = self.ledger if self.shards is None else self.shards.of_seq(seq)
+        row = source.one("SELECT * FROM records WHERE seq=? AND id=? AND object=?", (seq, record_id, kind.value))
         return public(kind, row) if row is not None else None
 
     def by_merchant_id(self, kind: Kind, merchant_id: str) -> list[dict[str, Any]]:
-        rows = self.ledger.all("SELECT * FROM records WHERE object=? AND merchant_id=? ORDER BY seq",
-                               (kind.value, merchant_id))
+        sql, params = "SELECT * FROM records WHERE object=? AND merchant_id=? ORDER BY seq", (kind.value, merchant_id)
+        rows = self.ledger.all(sql, params) if self.shards is None else self.shards.all(sql, params, _seq)
         return [public(kind, row) for row in rows]
 
     # ---- settlement ---------------------------------------------------------------------------

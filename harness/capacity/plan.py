@@ -142,11 +142,14 @@ class CapacityRequest:
     recovery_deadline: float | None = None
     quiet: bool = False
     users: int = field(default=0)  # arrival loops; 0: one per Locust process that sends load
+    provider_processes: int = 1  # mock provider processes (StageConfig.provider_processes)
 
     def __post_init__(self) -> None:
         if not self.rates:
             raise UsageError("expected at least one step rate")
         if not self.step_seconds >= 1:
             raise UsageError(f"expected --step-duration of 1 s or more, got {self.step_seconds:g} s")
+        if self.provider_processes < 1:
+            raise UsageError(f"expected --provider-processes of 1 or more, got {self.provider_processes}")
         if self.stop_after < 0:
             raise UsageError(f"expected --stop-after of zero or more, got {self.stop_after}")

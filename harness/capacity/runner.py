@@ -169,7 +169,8 @@ def _drive(scenario: Scenario, target: Target, request: CapacityRequest, run_dir
            measured: list[_Measured], echo: Echo) -> None:
     with holding(progress) as held:
         stage = held.stage = LocalStage.start(StageConfig(root=run_dir.stage, target=target, seed=scenario.seed,
-                                                          variant=request.variant, log_dir=run_dir.logs))
+                                                          variant=request.variant, log_dir=run_dir.logs,
+                                                          provider_processes=request.provider_processes))
         ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
         progress.load_started_wall = time.time()
         origin = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness._exceptions import UsageError
 from harness.capacity import CapacityRequest, capacity, geometric, parse_fault, parse_rates, print_tables
-from harness.cli.run import _duration, _positive_int
+from harness.cli.run import _duration, _positive_int, whole_number
 from harness.cli.run import _resolve as resolve_scenario
 
 
@@ -43,7 +43,7 @@ def request_for(args: argparse.Namespace) -> CapacityRequest:
                                             for i, spec in enumerate(args.fault or (), start=1)),
         compare_fault=parse_fault(args.compare_fault, name="compared") if args.compare_fault else None,
         seed=args.seed, out=args.out, stop_after=args.stop_after, workers=args.workers,
-        recovery_deadline=args.recovery, quiet=args.quiet)
+        recovery_deadline=args.recovery, quiet=args.quiet, provider_processes=args.provider_processes)
 
 
 def _capacity(args: argparse.Namespace) -> int:
@@ -78,6 +78,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--recovery", type=_duration, help="recovery deadline after the last step "
                                                            "(default: the scenario's)")
     parser.add_argument("--workers", type=_positive_int, default=0, help="Locust worker processes (0: one process)")
+    parser.add_argument("--provider-processes", type=whole_number(1), default=1, metavar="N",
+                        help="mock provider processes behind the one provider link, one ledger shard each "
+                             "(default 1; native dialect only above 1)")
     parser.add_argument("--out", type=Path, help="parent folder of the capacity directory (default: runs/)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the tables")
     parser.set_defaults(handler=_capacity)

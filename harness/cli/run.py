@@ -71,6 +71,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "collector takes the next port); a non-loopback host needs --allow-remote")
     parser.add_argument("--remote-wait", type=_duration, default=120.0, metavar="DURATION",
                         help="how long the run waits for every remote worker to join (default 120s)")
+    parser.add_argument("--provider-processes", type=whole_number(1), default=1, metavar="N",
+                        help="mock provider processes behind the one provider link, one ledger shard each "
+                             "(default 1; local stage and native dialect only above 1)")
     add_target_options(parser)
 
 
@@ -98,6 +101,7 @@ def request_for(scenario: Path, args: argparse.Namespace) -> RunRequest:
                       stage=getattr(args, "stage", StageKind.LOCAL),
                       remote_workers=getattr(args, "remote_workers", 0), master_bind=getattr(args, "master_bind", None),
                       remote_wait=getattr(args, "remote_wait", 120.0),
+                      provider_processes=getattr(args, "provider_processes", 1),
                       progress=ProgressMode.QUIET if args.quiet else ProgressMode.AUTO)
 
 

@@ -38,6 +38,7 @@ class RunRequest:
     attach: Path | None = None  # a stage file: run against a stage that already exists (harness.stage.attach)
     stage: StageKind = StageKind.LOCAL
     progress: ProgressMode = ProgressMode.AUTO  # QUIET: nothing on stderr, the caller prints the verdict
+    provider_processes: int = 1  # mock provider processes (StageConfig.provider_processes); local stage only
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from harness.rundir import RunDir
 from harness.scenario import Overrides, Scenario, load_scenario
 from harness.stage import LocalStage, StageConfig
 from harness.stage.attach import AttachedStage, load_attach
+from harness.stage.local import check_provider_processes
 from harness.stage.protocol import Stage
 from harness.target import Target, load_target
 
@@ -125,7 +126,7 @@ def _drive(scenario: Scenario, target: Target, request: RunRequest, run_dir: Run
                                                f"({request.variant or 'correct'})")
             stage = held.stage = LocalStage.start(StageConfig(
                 root=run_dir.stage, target=target, seed=scenario.seed, variant=request.variant, log_dir=run_dir.logs,
-                allow_remote=request.allow_remote))
+                allow_remote=request.allow_remote, provider_processes=request.provider_processes))
         ctx = FaultContext(stage=stage, target=target, run_dir=run_dir.path, rng=random.Random(scenario.seed))
         shape = load_shape(scenario)
         master_host, master_port = master_address(request)
@@ -192,6 +193,10 @@ def run(request: RunRequest, *, echo: Callable[[str], None] | None = None) -> Ru
     if request.attach is not None:
         load_attach(request.attach, allow_remote=request.allow_remote)  # told before anything starts
         refuse_process_faults(scenario)
+    if request.provider_processes != 1 and (request.attach is not None or request.stage is not StageKind.LOCAL):
+        raise UsageError(f"--provider-processes {request.provider_processes} needs the local stage: an attached "
+                         "or compose stage runs its own provider")
+    check_provider_processes(request.provider_processes, target)  # told before anything starts
     master_address(request)  # a bad or non-loopback --master-bind is refused before anything starts
     if request.stage is StageKind.COMPOSE:
         import harness.stage.compose  # noqa: F401  (without the Docker SDK: told before anything starts)

@@ -404,6 +404,9 @@ class ComposeStage:
     @classmethod
     def start(cls, config: StageConfig) -> ComposeStage:
         """Bring every container up and healthy; on any failure remove what started and raise."""
+        if config.provider_processes != 1:
+            raise UsageError(f"provider_processes={config.provider_processes}: the compose stage runs one provider "
+                             "process; use the local stage for several")
         target = config.target or load_target(None)
         variant = target.check_variant(config.variant)
         _check_target(target)

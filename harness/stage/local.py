@@ -70,6 +70,19 @@ class StageConfig:
     components: tuple[str, ...] = ("provider", "sut")
     name: str | None = None  # a named stage (``orderquake up``) outlives its command
     sut_env: dict[str, str] = field(default_factory=dict)
+    provider_processes: int = 1  # mock provider processes behind the one provider link (native dialect)
+
+    def __post_init__(self) -> None:
+        check_provider_processes(self.provider_processes, self.target)
+
+
+def check_provider_processes(count: int, target: Target | None) -> None:
+    """A UsageError unless ``count`` provider processes can serve ``target`` (several: native dialect only)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UsageError(f"expected 1 or more provider processes, got provider_processes={count!r}")
+    if count > 1 and target is not None and target.provider.dialect != "native":
+        raise UsageError(f"provider_processes={count}: several provider processes serve the native dialect only, "
+                         f"and the target {target.name!r} uses {target.provider.dialect!r}")
 
 
 @dataclass(frozen=True)
@@ -252,6 +265,9 @@ class LocalStage:
         argv = [sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(self.config.root / "provider.db"), "--webhook-secret", self.webhook_secret,
                 "--api-key", self.api_key, "--seed", str(self.config.seed)]
+        if self.config.provider_processes > 1:
+            # One parent and its processes, in the one process group the component's stop and crash signal.
+            argv += ["--processes", str(self.config.provider_processes)]
         if self.target.provider.dialect != "native":
             # The dialect's webhooks go to one endpoint of the SUT, through the callbacks link.
             argv += ["--dialect", self.target.provider.dialect, "--stripe-webhook-path",

@@ -82,3 +82,28 @@ def test_profile_shares_name_each_part_of_the_work_and_leave_the_checkpoint_thre
                                     "callback HTTP client": 0.15,
                                     "order creation (validation, insert, idempotency)": 0.1})
     assert bench.profile_shares("") == []
+
+
+def test_report_puts_two_processes_beside_one_per_cpu_second(bench: ModuleType) -> None:
+    make = bench.Measurement
+    runs = (("delivering", 6000.0, 24000, 4.0), ("delivering-2", 9000.0, 36000, 6.4),
+            ("keyed", 5000.0, 20000, 4.0), ("keyed-2", 6000.0, 24000, 6.0))
+    results = [make(target, 64, rate, 9.0, 20.0, 0, requests=requests, server_cpu_s=cpu)
+               for target, rate, requests, cpu in runs]
+    results += [make(target, 1, 1000.0, 0.3, 0.5, 0) for target, *_ in runs]
+    table = bench.report(results, 64)
+    assert ("delivering-2 / delivering, per provider CPU-s: 0.94 (5625 vs 6000; round by round 0.94); wall: 1.50"
+            in table)
+    assert "keyed-2 / keyed, per provider CPU-s: 0.80 (4000 vs 5000; round by round 0.80); wall: 1.20" in table
+
+
+def test_a_provider_and_its_processes_are_counted_together(bench: ModuleType) -> None:
+    import os
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in bench.children(os.getpid())
+        assert bench.tree_cpu_s(os.getpid()) >= bench.cpu_s(os.getpid())
+    finally:
+        child.kill()
+        child.wait()

@@ -46,6 +46,7 @@ class ProviderProcess:
     seed: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    processes: int = 1  # --processes: with more than one, ``process`` is their supervising parent
 
     @property
     def url(self) -> str:
@@ -58,6 +59,8 @@ class ProviderProcess:
     def start(self) -> None:
         command = [sys.executable, "-m", "mock_provider", "--port", str(self.port), "--db", str(self.db),
                    "--webhook-secret", WEBHOOK_SECRET, "--api-key", API_KEY, "--seed", str(self.seed)]
+        if self.processes != 1:
+            command += ["--processes", str(self.processes)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                             env=os.environ | {"PYTHONPATH": str(REPO)})
@@ -87,10 +90,42 @@ class ProviderProcess:
         self.process = None
 
 
+    def children(self) -> list[int]:
+        """The pids of the parent's child processes (the provider processes of ``--processes N``)."""
+        assert self.process is not None
+        return children_of(self.process.pid)
+
+
+def children_of(pid: int) -> list[int]:
+    """Every live process whose parent is ``pid``, from /proc (a zombie is not alive)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(parent) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
 @contextmanager
-def provider_process(workdir: Path, *, seed: int = 1, db: Path | None = None) -> Iterator[ProviderProcess]:
+def provider_process(workdir: Path, *, seed: int = 1, db: Path | None = None,
+                     processes: int = 1) -> Iterator[ProviderProcess]:
     """A provider on a free port, stopped on the way out whatever happened."""
-    provider = ProviderProcess(db or workdir / "ledger.db", free_port(), seed, workdir / "provider.log")
+    provider = ProviderProcess(db or workdir / "ledger.db", free_port(), seed, workdir / "provider.log",
+                               processes=processes)
     try:
         provider.start()
         yield provider
