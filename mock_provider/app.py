@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope
 from starlette.types import Send as ASGISend
 
-from mock_provider.behaviour import Behaviour, draw_delay_s
+from mock_provider.behaviour import Behaviour
 from mock_provider.callback_client import CallbackClient
 from mock_provider.delivery import AiohttpSender, Deliverer, Send, httpx_sender
 from mock_provider.dialects import Dialect, StripeOptions
@@ -171,12 +171,7 @@ def create_app(*, db: Path, api_key: str, webhook_secret: str, seed: int,
         if replay is not None:
             return [replay.status_code, replay.body, True, False]
         try:
-            # The key stays in flight through the delay, as it would at a slow provider.
-            delay = draw_delay_s(behaviour.delay, provider.rng)
-            if delay:
-                await asyncio.sleep(delay)
-            if provider.chance(behaviour.error_rate):
-                MISBEHAVIOURS.labels(kind="error").inc()
+            if await provider.held_then_failed(behaviour):
                 return [500, error_body("api_error", "internal error (injected, nothing was processed)"), False, False]
             outcome = provider.create(kind, fields, key, request_hash)
             await ledger.committed()

@@ -8,6 +8,7 @@ same body replays the first response (``Idempotent-Replayed: true``), with a dif
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import math
@@ -22,9 +23,9 @@ from typing import Any
 import orjson
 
 from contract import Flow
-from mock_provider.behaviour import Behaviour
+from mock_provider.behaviour import Behaviour, draw_delay_s
 from mock_provider.ledger import Ledger
-from mock_provider.metrics import CALLBACKS
+from mock_provider.metrics import CALLBACKS, MISBEHAVIOURS
 from mock_provider.shards import Shards
 
 Kind = Flow  # the provider's records are of the contract's two flows
@@ -157,6 +158,17 @@ class Provider:
 
     def chance(self, rate: float, rng: random.Random | None = None) -> bool:
         return rate > 0 and (rng or self.rng).random() < rate
+
+    async def held_then_failed(self, behaviour: Behaviour) -> bool:
+        """Hold a creation's answer for ``behaviour``'s delay (an idempotency key stays in flight through
+        it, as at a slow provider), then whether it fails with an injected error, nothing processed."""
+        delay = draw_delay_s(behaviour.delay, self.rng)
+        if delay:
+            await asyncio.sleep(delay)
+        if self.chance(behaviour.error_rate):
+            MISBEHAVIOURS.labels(kind="error").inc()
+            return True
+        return False
 
     def new_id(self, kind: Kind, seq: int, prefix: str | None = None) -> str:
         """The id of record ``seq``: ``prefix`` (the kind's own by default), the seed's salt, ten digits."""

@@ -31,7 +31,6 @@ with that intent's ``client_secret``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -50,7 +49,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from contract import Flow, publishable_key
-from mock_provider.behaviour import draw_delay_s
 from mock_provider.delivery import Send
 from mock_provider.dialects import StripeOptions
 from mock_provider.dialects import stripe_shapes as shapes
@@ -327,11 +325,7 @@ class StripeDialect:
             return Json(replay[1], status_code=replay[0], headers={"Idempotent-Replayed": "true",
                                                                    "Idempotency-Key": key or ""})
         try:
-            delay = draw_delay_s(behaviour.delay, provider.rng)
-            if delay:
-                await asyncio.sleep(delay)
-            if provider.chance(behaviour.error_rate):
-                MISBEHAVIOURS.labels(kind="error").inc()
+            if await provider.held_then_failed(behaviour):
                 error_type, code = _INJECTED[self.injected_error_status]
                 return _fail(self.injected_error_status, error_type,
                              "An unknown error occurred (injected, nothing was processed)", code=code)
