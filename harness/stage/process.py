@@ -71,6 +71,33 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` that still run (a zombie is gone, as in ``start_time``)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def wait_group_gone(pgid: int, deadline_s: float) -> bool:
+    """Poll until no process of group ``pgid`` runs: a SIGKILLed group's members die one by one, each when
+    the kernel next schedules it, after its leader may already have been reaped."""
+    end = time.monotonic() + deadline_s
+    while group_members(pgid):
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def wait_gone(pid: int, started: int | None, deadline_s: float) -> bool:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -169,12 +196,17 @@ class SupervisedProcess:
         self._reap()
 
     def _reap(self) -> None:
+        """The leader reaped, then every other process of its group gone (SIGKILLed if one lingers), so that
+        nothing of a stopped or crashed component still holds its port when it is started again."""
         if self._proc is not None:
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 kill_group(self._proc.pid, signal.SIGKILL)
                 self._proc.wait(timeout=5)
+            if not wait_group_gone(self._proc.pid, 5.0):
+                kill_group(self._proc.pid, signal.SIGKILL)
+                wait_group_gone(self._proc.pid, 5.0)
 
     def log_tail(self, lines: int = 12) -> str:
         try:
