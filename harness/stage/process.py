@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,9 +71,9 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def group_members(pgid: int) -> list[int]:
-    """The processes of process group ``pgid`` that still run (a zombie is gone, as in ``start_time``)."""
-    members = []
+def live_processes() -> Iterator[tuple[int, int, int]]:
+    """``(pid, parent pid, process group)`` of every process that still runs, from /proc (a zombie is gone,
+    as in ``start_time``)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -82,9 +82,18 @@ def group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+        if fields[0] != "Z":
+            yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` that still run."""
+    return [pid for pid, _, group in live_processes() if group == pgid]
+
+
+def children_of(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` that still run."""
+    return [pid for pid, ppid, _ in live_processes() if ppid == parent]
 
 
 def wait_group_gone(pgid: int, deadline_s: float) -> bool:

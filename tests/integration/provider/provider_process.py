@@ -24,6 +24,8 @@ from typing import TypeVar
 
 import httpx
 
+from harness.stage.process import alive as process_alive
+from harness.stage.process import children_of
 from tests.integration.processes import healthy, stop, wait_for
 
 API_KEY = "it-key"
@@ -96,28 +98,8 @@ class ProviderProcess:
         return children_of(self.process.pid)
 
 
-def children_of(pid: int) -> list[int]:
-    """Every live process whose parent is ``pid``, from /proc (a zombie is not alive)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
-        if int(parent) == pid and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
 def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    return process_alive(pid, None)
 
 
 @contextmanager

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from harness.stage import LocalStage, StageConfig
-from harness.stage.process import alive, start_time
+from harness.stage.process import alive, children_of, start_time
 from mock_provider.provider import Provider
 
 
@@ -24,16 +23,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStage]:
 
 
 def _children(pid: int) -> list[tuple[int, int | None]]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-                found.append((int(entry.name), start_time(int(entry.name))))
-    return found
+    return [(child, start_time(child)) for child in children_of(pid)]
 
 
 def _create(stage: LocalStage, merchant_id: str) -> httpx.Response:
