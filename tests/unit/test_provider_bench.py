@@ -100,10 +100,18 @@ def test_report_puts_two_processes_beside_one_per_cpu_second(bench: ModuleType) 
 def test_a_provider_and_its_processes_are_counted_together(bench: ModuleType) -> None:
     import os
     import subprocess
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    import time
+    # A child that burns 0.3 CPU-s, then sleeps: the tree's CPU holds it beside this process's own.
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", busy])
     try:
+        deadline = time.monotonic() + 30
+        while bench.cpu_s(child.pid) < 0.3:
+            assert time.monotonic() < deadline, "the child did not burn its CPU in time"
+            time.sleep(0.05)
+        used, own = bench.cpu_s(child.pid), bench.cpu_s(os.getpid())  # read before the tree: both only grow
         assert child.pid in bench.children(os.getpid())
-        assert bench.tree_cpu_s(os.getpid()) >= bench.cpu_s(os.getpid())
+        assert bench.tree_cpu_s(os.getpid()) >= own + used
     finally:
         child.kill()
         child.wait()
