@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,18 +90,19 @@ def generate(run_dir: Path, orders: int, rewritten: Path | None = None) -> None:
     (state / "sut_payouts.jsonl").write_text("")
     (state / "provider_payouts.ndjson").write_text("")
     _complete(run_dir, orders)
-    if rewritten is not None:
+    if rewritten is not None:  # the same run, its history written again after the final reads
         (rewritten / "state").mkdir()
         for path in state.iterdir():
-            if path.name != "complete.json":
-                os.link(path, rewritten / "state" / path.name)
-        _complete(rewritten, orders)
+            os.link(path, rewritten / "state" / path.name)
+        for name in ("run.json", "scenario.yaml", "faults.jsonl"):
+            shutil.copy(run_dir / name, rewritten / name)
 
 
 def _complete(run_dir: Path, orders: int) -> None:
     """What else a finished run leaves, so that ``orderquake check`` judges it as it would a real one:
-    ``run.json`` (the load's start and length), the scenario, an empty fault journal, the manifest."""
-    from harness.checker.integrity import write_manifest
+    ``run.json`` (the load's start and length), the scenario, an empty fault journal, the manifest as the
+    final reads write it (every file strict: the lines above are the writers' own layout, strict JSON)."""
+    from harness.run.final_reads import mark_complete
     from harness.rundir import RunDir
 
     run = RunDir(run_dir)
@@ -108,7 +110,7 @@ def _complete(run_dir: Path, orders: int) -> None:
                                   "load_started_wall": 1795416377.0, "load_seconds": max(1.0, orders * 1e-5)})
     run.scenario.write_text((Path(__file__).resolve().parent.parent / "scenarios" / "smoke.yaml").read_text())
     run.faults.write_text("")
-    write_manifest(run)
+    mark_complete(run, {"orders": orders})
 
 
 class _TreeRss(threading.Thread):
@@ -174,13 +176,14 @@ def measure_reader(reader: str, run_dir: Path, previous_src: Path | None) -> dic
             return {"verdict": result.verdict.value, "attempted": result.counts.attempted}
     else:
         from harness.checker import reading, reading_duckdb
+        from harness.checker.integrity import verify
         from harness.rundir import RunDir
 
-        files = RunDir(run_dir).evidence_files()
-        read = reading_duckdb.read_evidence if reader == "duckdb" else reading.read_evidence
-
         def run() -> dict[str, Any]:
-            evidence = read(files)
+            if reader == "duckdb":  # as the verdict reads: the manifest checked, then its strict files unscanned
+                evidence = reading_duckdb.read_evidence(RunDir(run_dir).evidence_files(verify(RunDir(run_dir)).strict))
+            else:
+                evidence = reading.read_evidence(RunDir(run_dir).evidence_files())
             return {"summary": summarize(evidence), "attempted": evidence.counts.attempted}
     sampler = _TreeRss()
     sampler.start()

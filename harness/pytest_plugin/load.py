@@ -202,13 +202,14 @@ class LoadRun:
         database = self.stage.sut_database_url
         wait_for_consistency(lambda: count_pending(database, state), deadline_s=self.scenario.recovery_deadline,
                              run_dir=self.run_dir, clock=self.clock, sleep=self.sleep)
-        counts: dict[str, Any] = dict(read_sut_state(database, state, self.run_dir))
+        sut = read_sut_state(database, state, self.run_dir)
+        counts: dict[str, Any] = dict(sut.counts)
         ledger = read_provider_ledger(self.stage.provider_url, self.run_dir)
         for kind in Kind:
             ledger[f"{kind.value}s"] = drop_earlier(self.run_dir.provider_ledger(kind), kind, self._excluded)
         counts.update({f"provider_{name}": count for name, count in ledger.items()})
         counts.update(correlate(self.stage.target, self.run_dir))
-        mark_complete(self.run_dir, counts)
+        mark_complete(self.run_dir, counts, lenient=sut.lenient)
 
     def _keep_logs(self) -> None:
         """Each stage log from where it stood when this load started: logs/<component>.log of the run."""

@@ -9,7 +9,9 @@ run directory without it (an interrupted run, an unreachable database) gets the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from psycopg.rows import dict_row
 
 from harness._exceptions import InfrastructureError, UsageError
 from harness.checker.integrity import write_manifest
+from harness.checker.jsontext import MAX_DEPTH
 from harness.checker.model import Kind
 from harness.rundir import RunDir
 from harness.target import Target, TargetState
@@ -44,18 +47,49 @@ def _query(database_url: str, sql: str, what: str) -> list[dict[str, Any]]:
                                   f"{str(exc).strip()}") from exc
 
 
-def read_sut_state(database_url: str, queries: TargetState, run_dir: RunDir) -> dict[str, int]:
+@dataclass(frozen=True)
+class SutSaved:
+    """What ``read_sut_state`` saved: rows per flow, and the files holding a row that strict JSON could
+    not write as it was (a float NaN or infinity, written as Python's json writes it; a value nested
+    deeper than the checker reads), which the manifest must not call strict."""
+
+    counts: dict[str, int]
+    lenient: frozenset[Path]
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def sut_line(row: dict[str, Any]) -> tuple[str, bool]:
+    """One SUT row as a JSON line, and whether it is strict JSON within ``MAX_DEPTH``."""
+    try:
+        strict = not any(isinstance(v, dict | list | tuple) for v in row.values()) or _depth(row) <= MAX_DEPTH
+        return json.dumps(row, default=str, allow_nan=False), strict
+    except (ValueError, RecursionError):
+        return json.dumps(row, default=str), False
+
+
+def read_sut_state(database_url: str, queries: TargetState, run_dir: RunDir) -> SutSaved:
     """Run the target's SQL, map statuses to contract names per flow, save ``state/sut_*.jsonl``."""
-    counts = {}
+    counts, lenient = {}, set()
     for kind in Kind:
         flow = f"{kind.value}s"
         rows = [_mapped(row, queries.status_map(flow)) for row in _query(database_url, queries.sql(flow),
                                                                         f"{flow}_sql")]
-        with run_dir.sut_state(kind).open("w") as handle:
+        path = run_dir.sut_state(kind)
+        with path.open("w") as handle:
             for row in rows:
-                handle.write(json.dumps(row, default=str) + "\n")
+                line, strict = sut_line(row)
+                handle.write(line + "\n")
+                if not strict:
+                    lenient.add(path)
         counts[flow] = len(rows)
-    return counts
+    return SutSaved(counts, frozenset(lenient))
 
 
 def pending_names(status_map: Mapping[str, str]) -> list[str]:
@@ -144,14 +178,22 @@ def correlate(target: Target, run_dir: RunDir) -> dict[str, int]:
 
 def final_reads(target: Target, database_url: str, provider_url: str, run_dir: RunDir) -> dict[str, Any]:
     """Every final read in order (SUT state, provider ledger, correlation), then the manifest."""
-    counts: dict[str, Any] = dict(read_sut_state(database_url, target.state, run_dir))
+    sut = read_sut_state(database_url, target.state, run_dir)
+    counts: dict[str, Any] = dict(sut.counts)
     counts.update({f"provider_{k}": v for k, v in read_provider_ledger(provider_url, run_dir).items()})
     counts.update(correlate(target, run_dir))
-    mark_complete(run_dir, counts)
+    mark_complete(run_dir, counts, lenient=sut.lenient)
     return counts
 
 
-def mark_complete(run_dir: RunDir, counts: dict[str, Any]) -> None:
+def mark_complete(run_dir: RunDir, counts: dict[str, Any], *, lenient: Collection[Path] = ()) -> None:
     """Record that every final read finished, with the manifest of every evidence file
-    (``harness.checker.integrity``); the checker trusts the evidence only as far as it matches."""
-    write_manifest(run_dir, counts)
+    (``harness.checker.integrity``); the checker trusts the evidence only as far as it matches.
+
+    Strict, in the manifest's word, is every file but ``lenient``: orderquake's own encoders wrote them
+    all, the history by its writer (orjson), the provider's ledger and journals by the mock provider
+    (orjson, kept byte for byte or written again by ``correlate`` from what json read of them), the SUT
+    state by ``read_sut_state``, which names the files it could not write strictly."""
+    files = [*run_dir.history_files(), run_dir.provider_callbacks,
+             *(path for kind in Kind for path in (run_dir.sut_state(kind), run_dir.provider_ledger(kind)))]
+    write_manifest(run_dir, counts, strict=[path for path in files if path not in lenient])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ from harness.checker.checkers import (
     workers_checker,
 )
 from harness.checker.evidence import Evidence
-from harness.checker.integrity import Problem, verify
+from harness.checker.integrity import Verification, verify
 from harness.checker.model import (
     Category,
     CategoryResult,
@@ -191,16 +190,13 @@ def _judge(run_dir: RunDir, now: datetime | None, stack: ExitStack
             workers_whole = workers_result.valid is Verdict.PASS and not workers.died
         else:
             workers_whole = False
-    # The manifest's digests on a thread while DuckDB reads the evidence (hashlib and DuckDB both let go
-    # of the GIL): the reader's threads leave part of two cores idle. The results keep their order.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        verifying = pool.submit(check_safe, "evidence", lambda: verify(run_dir), [])
-        read: tuple[CheckerResult | None, Evidence | None] = check_safe(
-            "reading", lambda: read_evidence(run_dir.evidence_files()), None)
-        verified: tuple[CheckerResult | None, list[Problem]] = verifying.result()
-    failed, problems = verified
+    # The manifest first: the files it finds strict and unchanged are read without the leniency scan.
+    failed, verification = check_safe("evidence", lambda: verify(run_dir), Verification())
     results += [failed] if failed is not None else []
+    problems = verification.problems
     results += [integrity_checker(problems)] if problems else []
+    read: tuple[CheckerResult | None, Evidence | None] = check_safe(
+        "reading", lambda: read_evidence(run_dir.evidence_files(verification.strict)), None)
     failed, evidence = read
     results += [failed] if failed is not None else []
     invariants: dict[Category, CategoryResult] = {}
