@@ -84,12 +84,12 @@ class RunDir:
         """Every Locust process's history file, in a stable order."""
         return sorted(self.history.glob("*.jsonl"))
 
-    def evidence_files(self, strict: frozenset[Path] = frozenset()) -> EvidenceFiles:
-        """What the checker's reader reads; ``strict``: those the manifest's verification found strict."""
+    def evidence_files(self) -> EvidenceFiles:
+        """What the checker's reader reads."""
         return EvidenceFiles(history=tuple(self.history_files()),
                              sut={kind: self.sut_state(kind) for kind in Kind},
                              provider={kind: self.provider_ledger(kind) for kind in Kind},
-                             forged=self.forged if self.forged.exists() else None, root=self.path, strict=strict)
+                             forged=self.forged if self.forged.exists() else None, root=self.path)
 
     def relative(self, path: Path) -> str:
         """``path`` as named inside the run directory (``state/sut_orders.jsonl``)."""

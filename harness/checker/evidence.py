@@ -148,7 +148,6 @@ class EvidenceFiles:
     provider: Mapping[Kind, Path]
     forged: Path | None = None
     root: Path | None = None  # files are named relative to it in what a reader reports
-    strict: frozenset[Path] = frozenset()  # known to hold strict JSON alone (``integrity.Verification.strict``)
 
     def name(self, path: Path) -> str:
         """How a reader names ``path``: inside the run directory, so a moved directory reads the same."""

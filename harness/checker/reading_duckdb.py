@@ -17,9 +17,10 @@ defines it:
   One raw scan of every history and state line (``_SCAN``: a few substring tests a line, a regular
   expression only in the rare line holding a letter of ``nan`` or ``inf`` in the right case) sends a
   history file where that could matter to the reference loop, and a state file to the reference reader.
-  A file in ``EvidenceFiles.strict`` is not scanned: the manifest says orderquake's strict encoders alone
-  wrote it and its bytes are still those (``harness.checker.integrity``), so none of its lines holds
-  any of these (orjson and ``json.dumps(allow_nan=False)`` write none, nor a blank line);
+  A file ``strict`` names is not scanned: the manifest says orderquake's strict encoders alone wrote it
+  and its bytes are still those (``harness.checker.integrity``), so none of its lines holds any of
+  these (orjson and ``json.dumps(allow_nan=False)`` write none, nor a blank line). ``strict`` may be a
+  callable, asked once the state is loaded, so that the manifest is verified meanwhile;
 - a key given twice in one object makes DuckDB refuse the file when it reads that key (the
   reference then names the damage); a key it does not read may be given twice, as for the reference;
 - a number it hands as a real (``1e3``) is its text written again from a double, so an amount is read
@@ -28,6 +29,7 @@ defines it:
   reading the reference's, and a history line with one sends its file to the reference loop.
 
     evidence = read_evidence(run_dir.evidence_files())   # == reading.read_evidence(run_dir.evidence_files())
+    evidence = read_evidence(files, strict=verify(run_dir).strict)   # the same, sooner
 
 DuckDB runs as ``harness._duckdb.session`` opens it: in memory, at most four threads and 512 MB.
 """
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,15 +210,19 @@ class _File:
     torn: list[str] = field(default_factory=list)
 
 
-def read_evidence(files: EvidenceFiles) -> Evidence:
-    """Read every evidence file and join them per id; the result is ``reading.read_evidence``'s."""
+Strict = frozenset[Path] | Callable[[], frozenset[Path]]
+
+
+def read_evidence(files: EvidenceFiles, *, strict: Strict = frozenset()) -> Evidence:
+    """Read every evidence file and join them per id; the result is ``reading.read_evidence``'s.
+    ``strict``: the files known to hold strict JSON alone, or a callable giving them (see above)."""
     paths = [str(path) for path in files.history]
     if (any(not path.exists() for path in files.history) or len(set(paths)) != len(paths)
             or any(_GLOB & set(path) for path in paths)):
         return reading.read_evidence(files)  # missing, twice, or a name DuckDB would take for a pattern
     try:
         with _database() as (con, scratch):
-            return _read(con, scratch, files)
+            return _read(con, scratch, files, strict)
     except _Slow:
         return reading.read_evidence(files)
 
@@ -233,10 +239,9 @@ def _database() -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _read(con: duckdb.DuckDBPyConnection, scratch: Path, files: EvidenceFiles) -> Evidence:
+def _read(con: duckdb.DuckDBPyConnection, scratch: Path, files: EvidenceFiles, strict: Strict) -> Evidence:
     history = [_File(path, files.name(path), _fast_view(path, scratch / f"history-{n}.jsonl"))
                for n, path in enumerate(files.history)]
-    _scan(con, files, history)
     forged = reading.read_forged(files.forged, files.name)  # small, and raises as the reference does
     if forged:
         con.execute("INSERT INTO forged SELECT k, to_json(i)::VARCHAR FROM (SELECT unnest($k) AS k, unnest($i) AS i)",
@@ -244,6 +249,7 @@ def _read(con: duckdb.DuckDBPyConnection, scratch: Path, files: EvidenceFiles) -
     for kind in KINDS:
         _load_state(con, _SUT, files.sut[kind], kind, kind.sut_key)
         _load_state(con, _LEDGER, files.provider[kind], kind, kind.merchant_key)
+    _scan(con, files, history, strict() if callable(strict) else strict)
     if _one(con, "SELECT count(*) FROM (SELECT plain FROM sut UNION ALL SELECT plain FROM ledger) WHERE NOT plain"):
         raise _Slow
     events = _client(con, history)
@@ -334,17 +340,17 @@ def _unterminated_tail(handle: BinaryIO, size: int) -> bytes | None:
     return tail
 
 
-def _scan(con: duckdb.DuckDBPyConnection, files: EvidenceFiles, history: list[_File]) -> None:
-    """One raw pass over the history and the state: a history file with a line DuckDB would read otherwise
-    than Python goes to Python; a state file with one makes the whole reading the reference's."""
-    state = [path for path in (*files.sut.values(), *files.provider.values())
-             if path.exists() and path not in files.strict]
+def _scan(con: duckdb.DuckDBPyConnection, files: EvidenceFiles, history: list[_File], strict: frozenset[Path]
+          ) -> None:
+    """One raw pass over the history and the state but ``strict``: a history file with a line DuckDB would read
+    otherwise than Python goes to Python; a state file with one makes the whole reading the reference's."""
+    state = [path for path in (*files.sut.values(), *files.provider.values()) if path.exists() and path not in strict]
     for path in state:
         with path.open("rb") as handle:
             if handle.read(len(_BOM)) == _BOM:
                 raise _Slow  # DuckDB would skip it; to Python the first row is not JSON
     scanned = [file for file in history if file.view is not None and not (
-        file.view == file.path and file.path in files.strict)]  # a copy without a torn line is counted
+        file.view == file.path and file.path in strict)]  # a copy without a torn line is counted
     found = _raw_counts(con, [str(file.view) for file in scanned] + [str(path) for path in state])
     for path in state:
         lenient = found[str(path)][2] if str(path) in found else int(path.stat().st_size > 0)

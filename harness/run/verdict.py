@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -190,13 +191,11 @@ def _judge(run_dir: RunDir, now: datetime | None, stack: ExitStack
             workers_whole = workers_result.valid is Verdict.PASS and not workers.died
         else:
             workers_whole = False
-    # The manifest first: the files it finds strict and unchanged are read without the leniency scan.
-    failed, verification = check_safe("evidence", lambda: verify(run_dir), Verification())
+    verified, read = verified_evidence(run_dir)
+    failed, verification = verified
     results += [failed] if failed is not None else []
     problems = verification.problems
     results += [integrity_checker(problems)] if problems else []
-    read: tuple[CheckerResult | None, Evidence | None] = check_safe(
-        "reading", lambda: read_evidence(run_dir.evidence_files(verification.strict)), None)
     failed, evidence = read
     results += [failed] if failed is not None else []
     invariants: dict[Category, CategoryResult] = {}
@@ -241,6 +240,19 @@ def _judge(run_dir: RunDir, now: datetime | None, stack: ExitStack
         fault_errors=tuple(fault_errors), interrupted=facts.interrupted,
         error_exit_code=ExitCode(facts.error_exit_code) if facts.error_exit_code is not None else None,
         torn_lines=tuple(torn), workers=workers), metrics, shared
+
+
+def verified_evidence(run_dir: RunDir) -> tuple[tuple[CheckerResult | None, Verification],
+                                                tuple[CheckerResult | None, Evidence | None]]:
+    """The manifest verified and the evidence read, each through ``check_safe``: the digests are computed on
+    a thread while DuckDB loads the state (hashlib and DuckDB both let go of the GIL), and the reader
+    waits for them only to leave the files found strict and unchanged unscanned."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verifying = pool.submit(check_safe, "evidence", lambda: verify(run_dir), Verification())
+        read: tuple[CheckerResult | None, Evidence | None] = check_safe(
+            "reading", lambda: read_evidence(run_dir.evidence_files(), strict=lambda: verifying.result()[1].strict),
+            None)
+        return verifying.result(), read
 
 
 def _worker_journal(run_dir: RunDir, facts: RunFacts) -> WorkerJournal:
