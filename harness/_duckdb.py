@@ -43,7 +43,8 @@ def session() -> Iterator[duckdb.DuckDBPyConnection]:
     scratch = tempfile.mkdtemp(prefix="orderquake-duckdb-")
     con = duckdb.connect(":memory:", config={
         "threads": THREADS, "memory_limit": MEMORY_LIMIT, "temp_directory": os.path.join(scratch, "spill"),
-        "preserve_insertion_order": True})
+        "preserve_insertion_order": True,
+        "python_enable_replacements": False})  # a missing table is an error, never a Python variable of its name
     try:
         for statement in MACROS:
             con.execute(statement)
